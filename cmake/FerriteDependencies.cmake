@@ -1,0 +1,12 @@
+# Every third-party dependency comes from a Debian package (scripts/dev.sh installs them).
+find_package(Threads REQUIRED)
+find_package(nlohmann_json 3.10 REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
+if(FERRITE_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()
+if(FERRITE_BUILD_BENCHMARKS)
+  find_package(benchmark REQUIRED)
+endif()

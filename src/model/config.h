@@ -1,0 +1,92 @@
+// ModelConfig: what ferrite reads from a Hugging Face config.json (and generation_config.json).
+// Parsed and validated once at load; every later stage trusts it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backend/dtype.h"
+#include "ferrite/status.h"
+
+namespace ferrite::model {
+
+enum class RopeType { kDefault, kLinear, kDynamic, kLlama3, kYarn };
+
+struct RopeScaling {
+  RopeType type = RopeType::kDefault;
+  double factor = 1.0;
+  // llama3
+  double low_freq_factor = 1.0;
+  double high_freq_factor = 4.0;
+  std::int64_t original_max_position_embeddings = 0;  // 0: not given
+  // yarn
+  double beta_fast = 32.0;
+  double beta_slow = 1.0;
+  std::optional<double> mscale;
+  std::optional<double> mscale_all_dim;
+  std::optional<double> attention_factor;
+  bool truncate = true;  // yarn: truncate the correction range to integers (HF default)
+};
+
+struct ModelConfig {
+  std::string architecture;  // e.g. "LlamaForCausalLM"
+  std::string model_type;    // e.g. "llama"
+  std::int64_t vocab_size = 0;
+  std::int64_t hidden_size = 0;
+  std::int64_t intermediate_size = 0;
+  std::int64_t num_hidden_layers = 0;
+  std::int64_t num_attention_heads = 0;
+  std::int64_t num_key_value_heads = 0;
+  std::int64_t head_dim = 0;  // hidden_size / num_attention_heads unless given
+  double rms_norm_eps = 1e-6;
+  double rope_theta = 10000.0;
+  double partial_rotary_factor = 1.0;
+  RopeScaling rope_scaling;
+  std::int64_t max_position_embeddings = 2048;
+  bool tie_word_embeddings = false;
+  // Sliding-window attention: 0 means none. Qwen2/3 apply it only when use_sliding_window is true
+  // and only to layers >= max_window_layers; layer_uses_sliding_window() answers per layer.
+  std::int64_t sliding_window = 0;
+  bool use_sliding_window = true;
+  std::int64_t max_window_layers = 0;
+  bool attention_bias = false;  // bias on q/k/v (Qwen2 always; Llama when attention_bias)
+  bool o_proj_bias = false;
+  bool mlp_bias = false;
+  bool qk_norm = false;  // Qwen3: RMSNorm over head_dim on q and k
+  std::string hidden_act = "silu";
+  backend::DType torch_dtype = backend::DType::kF32;
+  std::vector<std::int64_t> bos_token_ids;
+  std::vector<std::int64_t> eos_token_ids;
+
+  bool layer_uses_sliding_window(std::int64_t layer) const;
+  std::int64_t rotary_dim() const;
+};
+
+// Defaults a model's generation_config.json gives to requests that leave a field out.
+struct GenerationConfig {
+  std::vector<std::int64_t> eos_token_ids;
+  std::optional<std::int64_t> bos_token_id;
+  std::optional<std::int64_t> pad_token_id;
+  std::optional<double> temperature;
+  std::optional<double> top_p;
+  std::optional<std::int64_t> top_k;
+  std::optional<double> min_p;
+  std::optional<double> repetition_penalty;
+  std::optional<std::int64_t> max_new_tokens;
+  std::optional<bool> do_sample;
+};
+
+// The architectures this build can run (config.json "architectures"[0]).
+const std::vector<std::string>& supported_architectures();
+
+// Parses and validates config.json text; `path` is only used in error messages.
+Result<ModelConfig> parse_model_config(const std::string& json_text, const std::string& path);
+// Reads <dir>/config.json.
+Result<ModelConfig> load_model_config(const std::string& model_dir);
+Result<GenerationConfig> parse_generation_config(const std::string& json_text, const std::string& path);
+// Reads <dir>/generation_config.json; a missing file gives an empty GenerationConfig.
+Result<GenerationConfig> load_generation_config(const std::string& model_dir);
+
+}  // namespace ferrite::model
