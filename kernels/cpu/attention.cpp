@@ -1,1 +1,130 @@
-// placeholder
+#include "kernels/cpu/attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+namespace ferrite::kernels::cpu {
+
+void write_kv_cache(const float* k, std::int64_t k_stride, const float* v, std::int64_t v_stride,
+                    const std::int64_t* slot_mapping, std::int64_t tokens, std::int64_t kv_heads,
+                    std::int64_t head_dim, float* k_cache, float* v_cache) {
+  const std::int64_t row = kv_heads * head_dim;
+  for (std::int64_t t = 0; t < tokens; ++t) {
+    const std::int64_t slot = slot_mapping[t];
+    if (slot < 0) continue;
+    std::memcpy(k_cache + slot * row, k + t * k_stride, static_cast<std::size_t>(row) * sizeof(float));
+    std::memcpy(v_cache + slot * row, v + t * v_stride, static_cast<std::size_t>(row) * sizeof(float));
+  }
+}
+
+namespace {
+
+inline float dot(const float* a, const float* b, std::int64_t n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) acc[l] += a[i + l] * b[i + l];
+  float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+struct Row {
+  std::int64_t token;  // flat row
+  std::int64_t seq;
+  std::int64_t pos;    // absolute position of the query token
+};
+
+// One (query row, head): scores over the visible keys, softmax, weighted sum of values.
+void attend_one(const PagedAttentionArgs& a, const Row& r, std::int64_t h, std::vector<float>& scores) {
+  const std::int64_t group = a.q_heads / a.kv_heads;
+  const std::int64_t kvh = h / group;
+  const std::int64_t row = a.kv_heads * a.head_dim;
+  const float* q = a.q + r.token * a.q_stride + h * a.head_dim;
+  float* out = a.out + r.token * a.out_stride + h * a.head_dim;
+  const std::int32_t* table = a.block_tables + r.seq * a.max_blocks;
+  const std::int64_t lo = a.sliding_window > 0 ? std::max<std::int64_t>(0, r.pos - a.sliding_window + 1) : 0;
+  const std::int64_t n = r.pos + 1 - lo;
+  scores.resize(static_cast<std::size_t>(n));
+  float mx = -std::numeric_limits<float>::infinity();
+  for (std::int64_t j = 0; j < n; ++j) {
+    const std::int64_t p = lo + j;
+    const std::int64_t slot = static_cast<std::int64_t>(table[p / a.block_size]) * a.block_size + p % a.block_size;
+    const float s = dot(q, a.k_cache + slot * row + kvh * a.head_dim, a.head_dim) * a.scale;
+    scores[static_cast<std::size_t>(j)] = s;
+    mx = std::max(mx, s);
+  }
+  float sum = 0.f;
+  for (std::int64_t j = 0; j < n; ++j) {
+    const float e = std::exp(scores[static_cast<std::size_t>(j)] - mx);
+    scores[static_cast<std::size_t>(j)] = e;
+    sum += e;
+  }
+  const float inv = 1.0f / sum;
+  std::fill(out, out + a.head_dim, 0.f);
+  for (std::int64_t j = 0; j < n; ++j) {
+    const std::int64_t p = lo + j;
+    const std::int64_t slot = static_cast<std::int64_t>(table[p / a.block_size]) * a.block_size + p % a.block_size;
+    const float* v = a.v_cache + slot * row + kvh * a.head_dim;
+    const float w = scores[static_cast<std::size_t>(j)] * inv;
+    for (std::int64_t d = 0; d < a.head_dim; ++d) out[d] += w * v[d];
+  }
+}
+
+std::vector<Row> flatten_rows(const PagedAttentionArgs& a) {
+  std::vector<Row> rows;
+  for (std::int64_t s = 0; s < a.num_seqs; ++s) {
+    const std::int64_t b = a.query_start[s], e = a.query_start[s + 1];
+    for (std::int64_t t = b; t < e; ++t) rows.push_back({t, s, a.context_lens[s] - (e - b) + (t - b)});
+  }
+  return rows;
+}
+
+}  // namespace
+
+void paged_attention(const PagedAttentionArgs& a, base::ThreadPool& pool) {
+  const std::vector<Row> rows = flatten_rows(a);
+  const auto items = static_cast<std::size_t>(rows.size()) * static_cast<std::size_t>(a.q_heads);
+  pool.parallel_for(items, 4, [&](int, std::size_t b, std::size_t e) {
+    thread_local std::vector<float> scores;
+    for (std::size_t i = b; i < e; ++i)
+      attend_one(a, rows[i / static_cast<std::size_t>(a.q_heads)], static_cast<std::int64_t>(i % static_cast<std::size_t>(a.q_heads)), scores);
+  });
+}
+
+void paged_attention_reference(const PagedAttentionArgs& a) {
+  const std::int64_t group = a.q_heads / a.kv_heads;
+  const std::int64_t row = a.kv_heads * a.head_dim;
+  for (const Row& r : flatten_rows(a)) {
+    for (std::int64_t h = 0; h < a.q_heads; ++h) {
+      const float* q = a.q + r.token * a.q_stride + h * a.head_dim;
+      float* out = a.out + r.token * a.out_stride + h * a.head_dim;
+      std::vector<double> s;
+      std::vector<std::int64_t> slots;
+      for (std::int64_t p = 0; p <= r.pos; ++p) {
+        if (a.sliding_window > 0 && r.pos - p >= a.sliding_window) continue;
+        const std::int64_t slot =
+            static_cast<std::int64_t>(a.block_tables[r.seq * a.max_blocks + p / a.block_size]) * a.block_size +
+            p % a.block_size;
+        double d = 0;
+        for (std::int64_t i = 0; i < a.head_dim; ++i)
+          d += static_cast<double>(q[i]) * a.k_cache[slot * row + (h / group) * a.head_dim + i];
+        s.push_back(d * a.scale);
+        slots.push_back(slot);
+      }
+      const double mx = *std::max_element(s.begin(), s.end());
+      double sum = 0;
+      for (double& x : s) sum += (x = std::exp(x - mx));
+      for (std::int64_t i = 0; i < a.head_dim; ++i) {
+        double acc = 0;
+        for (std::size_t j = 0; j < s.size(); ++j) acc += s[j] / sum * a.v_cache[slots[j] * row + (h / group) * a.head_dim + i];
+        out[i] = static_cast<float>(acc);
+      }
+    }
+  }
+}
+
+}  // namespace ferrite::kernels::cpu

@@ -1,0 +1,81 @@
+// Backend: memory and the op set a model forward pass needs. Models are written once against
+// this interface; CpuBackend (here) is the reference, CudaBackend (issue: CUDA backend) mirrors it.
+// Activations are f32; weights keep their storage dtype (f32, bf16, f16) in a backend-specific
+// layout made by prepare_linear.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "backend/tensor.h"
+#include "ferrite/status.h"
+
+namespace ferrite::backend {
+
+// A linear layer's weight in the backend's layout: y = x W^T (+ bias).
+struct LinearWeight {
+  Tensor packed;       // backend layout; CPU: 16-column panels (kernels/cpu/linear.h)
+  Tensor bias;         // f32 [n], or undefined
+  std::int64_t n = 0;  // output features
+  std::int64_t k = 0;  // input features
+  DType dtype = DType::kF32;
+  std::size_t bytes() const { return packed.nbytes() + (bias.defined() ? bias.nbytes() : 0); }
+};
+
+// The flat-batch attention metadata (DESIGN.md), as int32 host or device tensors.
+struct AttentionMeta {
+  Tensor query_start;   // i32 [S + 1]
+  Tensor context_lens;  // i32 [S]
+  Tensor block_tables;  // i32 [S, max_blocks]
+  Tensor slot_mapping;  // i64 [T]
+  std::int64_t num_seqs = 0;
+  std::int64_t max_blocks = 0;
+  std::int64_t block_size = 16;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Device device() const = 0;
+  virtual std::string describe() const = 0;
+
+  // New uninitialised tensor on this backend.
+  virtual Tensor empty(const Shape& shape, DType dtype) = 0;
+  // A copy of a host tensor on this backend (f32/i32/i64 as given).
+  virtual Tensor upload(const Tensor& host) = 0;
+  // A host copy of a tensor of this backend.
+  virtual Tensor download(const Tensor& t) = 0;
+  virtual void fill_zero(Tensor& t) = 0;
+
+  // w: host [n, k] (any float dtype); bias: host [n] or undefined. Stored as `dtype`.
+  virtual Result<LinearWeight> prepare_linear(const Tensor& w, const Tensor& bias, DType dtype) = 0;
+
+  // out[t, :] = table[ids[t], :]   (table: [vocab, dim] float dtype; ids: i32 [T]; out f32)
+  virtual void embedding(const Tensor& table, const Tensor& ids, Tensor& out) = 0;
+  // RMSNorm over the last dimension; out may be x.
+  virtual void rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& out) = 0;
+  // y[M, n] = x[M, k] W^T + bias
+  virtual void linear(const Tensor& x, const LinearWeight& w, Tensor& y) = 0;
+  // In-place rotary embedding on x [T, heads, head_dim]; cos/sin f32 [T, rot_dim / 2].
+  virtual void rope(Tensor& x, const Tensor& cos, const Tensor& sin, std::int64_t rot_dim) = 0;
+  // Writes k, v [T, kv_heads, head_dim] into the caches at meta.slot_mapping.
+  virtual void write_kv(const Tensor& k, const Tensor& v, const AttentionMeta& meta, Tensor& k_cache,
+                        Tensor& v_cache) = 0;
+  // out [T, q_heads, head_dim] = causal paged attention of q over the caches.
+  virtual void attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache, const AttentionMeta& meta,
+                         float scale, std::int64_t sliding_window, Tensor& out) = 0;
+  // out = silu(gate) * up
+  virtual void silu_mul(const Tensor& gate, const Tensor& up, Tensor& out) = 0;
+  // a += b
+  virtual void add(Tensor& a, const Tensor& b) = 0;
+  // out[i, :] = x[rows[i], :]   (rows: i32 host tensor)
+  virtual void gather_rows(const Tensor& x, const Tensor& rows, Tensor& out) = 0;
+
+  virtual void synchronize() {}
+};
+
+// The CPU backend; num_threads <= 0 uses every core.
+std::unique_ptr<Backend> make_cpu_backend(int num_threads = 0);
+
+}  // namespace ferrite::backend

@@ -1,0 +1,15 @@
+// Factories of the architecture families; model.cpp maps config.json names to them.
+#pragma once
+
+#include "model/model.h"
+
+namespace ferrite::model {
+
+// LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM.
+Result<std::unique_ptr<CausalLM>> make_llama_family(const ModelConfig& config, WeightSource& weights,
+                                                    backend::Backend& backend, backend::DType weight_dtype,
+                                                    bool show_progress);
+// Number of parameters a checkpoint of this configuration holds (tied embeddings counted once).
+std::int64_t llama_family_parameter_count(const ModelConfig& config);
+
+}  // namespace ferrite::model
