@@ -77,7 +77,8 @@ class CpuBackend final : public Backend {
   }
 
   void linear(const Tensor& x, const LinearWeight& w, Tensor& y) override {
-    FERRITE_CHECK(x.dim(-1) == w.k && y.dim(-1) == w.n && x.numel() / w.k == y.numel() / w.n);
+    // Leading dimensions are flattened: x is [M, k] and y [M, n] whatever their ranks.
+    FERRITE_CHECK(x.numel() % w.k == 0 && y.numel() == (x.numel() / w.k) * w.n);
     const std::int64_t m = x.numel() / w.k;
     kc::linear(x.data<float>(), m, w.k, w.k, w.packed.raw_data(), weight_type(w.dtype), w.n,
                w.bias.defined() ? w.bias.data<float>() : nullptr, y.data<float>(), w.n, pool_);

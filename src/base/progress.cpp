@@ -6,8 +6,8 @@
 
 namespace ferrite::base {
 
-ProgressBar::ProgressBar(std::string label, std::uint64_t total, std::string unit)
-    : label_(std::move(label)), unit_(std::move(unit)), total_(total), tty_(::isatty(2) != 0) {
+ProgressBar::ProgressBar(std::string label, std::uint64_t total, std::string unit, bool enabled)
+    : label_(std::move(label)), unit_(std::move(unit)), total_(total), tty_(::isatty(2) != 0), enabled_(enabled) {
   start_ = last_draw_ = std::chrono::steady_clock::now();
 }
 
@@ -31,6 +31,7 @@ void ProgressBar::finish() {
 }
 
 void ProgressBar::draw(bool final_line) {
+  if (!enabled_) return;
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const double frac = total_ > 0 ? static_cast<double>(done_) / static_cast<double>(total_) : 1.0;
   constexpr int kWidth = 30;

@@ -11,7 +11,8 @@ namespace ferrite::base {
 
 class ProgressBar {
  public:
-  ProgressBar(std::string label, std::uint64_t total, std::string unit = "");
+  // A disabled bar prints nothing at all.
+  ProgressBar(std::string label, std::uint64_t total, std::string unit = "", bool enabled = true);
   ~ProgressBar();
   void advance(std::uint64_t n = 1);
   void set(std::uint64_t done);
@@ -25,6 +26,7 @@ class ProgressBar {
   std::uint64_t total_;
   std::uint64_t done_ = 0;
   bool tty_;
+  bool enabled_;
   bool finished_ = false;
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_draw_;

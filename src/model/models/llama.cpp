@@ -73,11 +73,8 @@ Status LlamaModel::load(WeightSource& w, DType dtype, bool show_progress) {
   const auto& c = config_;
   const std::int64_t h = c.hidden_size, d = c.head_dim;
   const std::int64_t nl = c.num_hidden_layers;
-  base::ProgressBar bar("loading weights", static_cast<std::uint64_t>(nl + 2), "layers");
-  if (!show_progress) bar.finish();
-  auto tick = [&] {
-    if (show_progress) bar.advance();
-  };
+  base::ProgressBar bar("loading weights", static_cast<std::uint64_t>(nl + 2), "layers", show_progress);
+  auto tick = [&] { bar.advance(); };
 
   FERRITE_ASSIGN_OR_RETURN(Tensor embed, w.get("model.embed_tokens.weight", Shape{c.vocab_size, h}, dtype));
   embed_ = backend_.upload(embed.clone());
