@@ -1,0 +1,16 @@
+// Engine flags shared by `ferrite generate`, `bench` and `serve`, with vLLM's names.
+#pragma once
+
+#include "cli/args.h"
+#include "ferrite/engine.h"
+
+namespace ferrite::cli {
+
+// Adds the model flags (cli/model_flags.h) and the engine flags.
+void add_engine_flags(Args& args);
+Result<EngineConfig> engine_config_from(const Args& args);
+
+// "4GiB", "512MiB", "1.5G", "1000000": a byte count.
+Result<std::int64_t> parse_bytes(const std::string& text);
+
+}  // namespace ferrite::cli

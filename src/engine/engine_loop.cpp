@@ -1,0 +1,273 @@
+// The engine loop: one thread runs schedule -> forward -> sample -> output processing, step
+// after step, while front ends queue requests and aborts under mu_.
+#include <algorithm>
+
+#include "base/logging.h"
+#include "engine/engine_impl.h"
+
+namespace ferrite::engine {
+
+void EngineImpl::loop() {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return stop_ || !inbox_.empty() || !abort_inbox_.empty() || scheduler_->has_work(); });
+      if (stop_) break;
+    }
+    drain_inbox();
+    if (scheduler_->has_work()) step();
+  }
+  drain_inbox();
+  std::vector<Request*> left;
+  for (auto& [id, r] : requests_) left.push_back(r.get());
+  for (Request* r : left) finish_request_with(*r, FinishReason::kAbort, "");
+}
+
+bool EngineImpl::step_for_test() {
+  drain_inbox();
+  if (!scheduler_->has_work()) return false;
+  return step();
+}
+
+void EngineImpl::drain_inbox() {
+  std::vector<std::unique_ptr<Request>> incoming;
+  std::unordered_set<std::string> aborts;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    incoming.swap(inbox_);
+    aborts.swap(abort_inbox_);
+  }
+  for (auto& r : incoming) {
+    const double t = r->metrics.arrival_time;
+    std::int64_t first = -1;
+    for (Completion& c : r->completions) {
+      auto seq = std::make_unique<sched::Sequence>();
+      seq->seq_id = next_seq_id_++;
+      seq->request_id = r->id;
+      seq->index = c.index;
+      seq->priority = r->priority;
+      seq->arrival_time = t;
+      seq->tokens = r->prompt;
+      seq->prompt_len = static_cast<std::int64_t>(r->prompt.size());
+      seq->max_total_len = r->max_total_len;
+      seq->wait_for_seq = first;
+      seq->skip_prefix_cache = r->params.prompt_logprobs.has_value();
+      if (first < 0) first = seq->seq_id;
+      c.seq_id = seq->seq_id;
+      if (tokenizer_) {
+        tokenizer::IncrementalDetokenizer::Options o;
+        o.skip_special_tokens = r->params.skip_special_tokens;
+        o.spaces_between_special_tokens = r->params.spaces_between_special_tokens;
+        c.detok = std::make_unique<tokenizer::IncrementalDetokenizer>(tokenizer_, o, r->prompt);
+      }
+      c.stop = std::make_unique<StopChecker>(r->params.stop, r->params.include_stop_str_in_output);
+      by_seq_[seq->seq_id] = {r.get(), &c};
+      scheduler_->add(std::move(seq));
+    }
+    r->open = static_cast<std::int64_t>(r->completions.size());
+    if (r->params.prompt_logprobs) r->prompt_logprobs.assign(r->prompt.size(), std::nullopt);
+    const std::string id = r->id;
+    requests_[id] = std::move(r);
+  }
+  for (const auto& id : aborts) {
+    auto it = requests_.find(id);
+    if (it != requests_.end()) finish_request_with(*it->second, FinishReason::kAbort, "");
+  }
+}
+
+bool EngineImpl::step() {
+  sched::StepPlan plan = scheduler_->schedule();
+  for (sched::Sequence* s : plan.preempted) {
+    auto it = by_seq_.find(s->seq_id);
+    if (it != by_seq_.end()) ++it->second.first->metrics.num_preemptions;
+  }
+  if (plan.empty()) {
+    // Nothing fits although work is queued: fail the oldest waiting request rather than spin.
+    if (scheduler_->running().empty() && !scheduler_->waiting().empty()) {
+      auto it = by_seq_.find(scheduler_->waiting().front()->seq_id);
+      if (it != by_seq_.end())
+        finish_request_with(*it->second.first, FinishReason::kError, "the request cannot be scheduled in the KV cache");
+    }
+    return false;
+  }
+  const double t0 = now();
+  for (const auto& s : plan.seqs) {
+    Request& r = *by_seq_.at(s.seq->seq_id).first;
+    if (r.metrics.first_scheduled_time == 0) {
+      r.metrics.first_scheduled_time = t0;
+      r.metrics.queue_time = t0 - r.metrics.arrival_time;
+    }
+  }
+  auto want_all_rows = [&](const sched::Sequence& seq) {
+    return by_seq_.at(seq.seq_id).first->params.prompt_logprobs.has_value() && seq.num_computed < seq.prompt_len;
+  };
+  std::vector<runtime::RowMap> rows;
+  auto logits = runner_->execute(plan, want_all_rows, &rows);
+  if (!logits.ok()) {
+    FERRITE_LOG_ERROR("forward pass failed: {}", logits.status().to_string());
+    std::vector<Request*> involved;
+    for (const auto& s : plan.seqs) {
+      Request* r = by_seq_.at(s.seq->seq_id).first;
+      if (std::find(involved.begin(), involved.end(), r) == involved.end()) involved.push_back(r);
+    }
+    for (Request* r : involved) finish_request_with(*r, FinishReason::kError, logits.status().message());
+    return true;
+  }
+  scheduler_->on_step_done(plan);
+  const std::int64_t vocab = info_.vocab_size;
+  float* all = logits->data<float>();
+  std::int64_t prompt_tokens = 0, gen_tokens = 0;
+
+  for (std::size_t i = 0; i < plan.seqs.size(); ++i) {
+    const auto& s = plan.seqs[i];
+    sched::Sequence* seq = s.seq;
+    auto [rp, cp] = by_seq_.at(seq->seq_id);
+    Request& r = *rp;
+    Completion& c = *cp;
+    prompt_tokens += std::min(s.num_new_tokens, std::max<std::int64_t>(0, seq->prompt_len - s.start));
+    // Prompt logprobs: the row at position p predicts token p + 1.
+    if (r.params.prompt_logprobs && rows[i].num_rows > 0 && c.index == 0) {
+      for (std::int64_t k = 0; k < rows[i].num_rows; ++k) {
+        const std::int64_t pos = s.start + k;
+        if (pos + 1 >= seq->prompt_len) break;
+        const float* row = all + (rows[i].first_row + k) * vocab;
+        r.prompt_logprobs[static_cast<std::size_t>(pos + 1)] =
+            sample::token_logprob(row, vocab, seq->tokens[static_cast<std::size_t>(pos + 1)], *r.params.prompt_logprobs);
+      }
+    }
+    if (!s.sample) continue;
+    float* row = all + (rows[i].first_row + rows[i].num_rows - 1) * vocab;
+    sample::RowState st;
+    st.params = &r.params;
+    st.prompt_tokens = std::span<const std::int32_t>(seq->tokens.data(), static_cast<std::size_t>(seq->prompt_len));
+    st.output_tokens = std::span<const std::int32_t>(c.output);
+    st.eos_token_ids = eos_ids_;
+    st.rng = &c.rng;
+    const auto out = sample::sample_rows(row, 1, vocab, std::span<const sample::RowState>(&st, 1));
+    const std::int32_t tok = out[0].token;
+    scheduler_->append_token(seq, tok);
+    c.output.push_back(tok);
+    ++gen_tokens;
+    if (r.metrics.first_token_time == 0) r.metrics.first_token_time = now();
+    if (!r.prompt_info_sent) {
+      r.stream->set_prompt_info({r.prompt, r.prompt_logprobs});
+      r.prompt_info_sent = true;
+    }
+
+    // Stop conditions, in vLLM's order: stop tokens (EOS, stop_token_ids), stop strings, length.
+    const bool is_stop_id = std::find(r.params.stop_token_ids.begin(), r.params.stop_token_ids.end(), tok) !=
+                            r.params.stop_token_ids.end();
+    const bool is_eos = !r.params.ignore_eos && std::find(eos_ids_.begin(), eos_ids_.end(), tok) != eos_ids_.end();
+    const auto n_out = static_cast<std::int64_t>(c.output.size());
+    const bool min_ok = n_out >= r.params.min_tokens;
+    OutputDelta d;
+    d.index = c.index;
+    d.token_ids = {tok};
+    if (out[0].logprob) d.logprobs.push_back(*out[0].logprob);
+    FinishReason reason = FinishReason::kNone;
+    std::variant<std::monostate, std::string, std::int32_t> stop_reason;
+    if (min_ok && (is_stop_id || is_eos)) {
+      reason = FinishReason::kStop;
+      if (is_stop_id) stop_reason = tok;
+      // The stop token's own text is left out unless include_stop_str_in_output (as vLLM).
+      if (c.detok && r.params.include_stop_str_in_output) d.text = c.stop->feed(c.detok->step(tok)).text;
+    } else if (c.detok) {
+      auto fed = c.stop->feed(c.detok->step(tok));
+      d.text = std::move(fed.text);
+      if (fed.stopped && min_ok) {
+        reason = FinishReason::kStop;
+        stop_reason = *fed.stopped;
+      }
+    }
+    if (reason == FinishReason::kNone && (n_out >= r.max_total_len - seq->prompt_len))
+      reason = FinishReason::kLength;
+    if (reason == FinishReason::kNone) {
+      r.stream->push(std::move(d));
+      continue;
+    }
+    if (!std::holds_alternative<std::string>(stop_reason) && c.detok) {
+      d.text += c.stop->feed(c.detok->finish()).text;
+      d.text += c.stop->flush();
+    }
+    finish_completion(r, c, reason, stop_reason, std::move(d.text), std::move(d.token_ids), std::move(d.logprobs));
+  }
+
+  if (config_.check_invariants) scheduler_->check_invariants();
+  const auto pool = pool_->stats();
+  const auto ss = scheduler_->stats();
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.steps += 1;
+  stats_.num_running = ss.num_running;
+  stats_.num_waiting = ss.num_waiting;
+  stats_.num_preemptions = ss.num_preemptions;
+  stats_.num_free_kv_blocks = pool.num_free;
+  stats_.kv_usage = pool.num_blocks ? 1.0 - static_cast<double>(pool.num_free) / static_cast<double>(pool.num_blocks) : 0.0;
+  stats_.prefix_cache_queries = pool.queries;
+  stats_.prefix_cache_hits = pool.hits;
+  stats_.prompt_tokens += prompt_tokens;
+  stats_.generation_tokens += gen_tokens;
+  std::size_t bucket = 0;
+  while ((std::int64_t{1} << bucket) < plan.num_batched_tokens) ++bucket;
+  if (stats_.tokens_per_step_histogram.size() <= bucket) stats_.tokens_per_step_histogram.resize(bucket + 1, 0);
+  ++stats_.tokens_per_step_histogram[bucket];
+  return true;
+}
+
+void EngineImpl::finish_completion(Request& r, Completion& c, FinishReason reason,
+                                   std::variant<std::monostate, std::string, std::int32_t> stop_reason, std::string text,
+                                   std::vector<std::int32_t> tokens, std::vector<TokenLogprob> logprobs,
+                                   std::string error) {
+  if (c.finished) return;
+  if (sched::Sequence* seq = scheduler_->find(c.seq_id)) {
+    if (c.index == 0) r.usage.cached_prompt_tokens = seq->num_cached_prompt;
+    scheduler_->finish(seq);
+  }
+  by_seq_.erase(c.seq_id);
+  c.finished = true;
+  --r.open;
+  OutputDelta d;
+  d.index = c.index;
+  d.token_ids = std::move(tokens);
+  d.text = std::move(text);
+  d.logprobs = std::move(logprobs);
+  d.finish_reason = reason;
+  d.stop_reason = std::move(stop_reason);
+  d.error = std::move(error);
+  if (r.open == 0) {
+    r.usage.prompt_tokens = static_cast<std::int64_t>(r.prompt.size());
+    r.usage.completion_tokens = 0;
+    for (const auto& cc : r.completions) r.usage.completion_tokens += static_cast<std::int64_t>(cc.output.size());
+    r.metrics.finish_time = now();
+    if (!r.prompt_info_sent) {
+      r.stream->set_prompt_info({r.prompt, r.prompt_logprobs});
+      r.prompt_info_sent = true;
+    }
+    r.stream->set_final(r.usage, r.metrics);
+  }
+  r.stream->push(std::move(d));
+  if (r.open == 0) {
+    const std::string id = r.id;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      live_ids_.erase(id);
+      ++stats_.requests_finished;
+    }
+    requests_.erase(id);  // r is gone after this
+  }
+}
+
+void EngineImpl::finish_request_with(Request& r, FinishReason reason, const std::string& error) {
+  // Capture the cached-prompt count before the sequences go.
+  if (sched::Sequence* seq = scheduler_->find(r.completions.front().seq_id)) r.usage.cached_prompt_tokens = seq->num_cached_prompt;
+  scheduler_->abort_request(r.id);
+  const std::size_t n = r.completions.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    Completion& c = r.completions[i];
+    if (c.finished) continue;
+    const bool last = r.open == 1;
+    finish_completion(r, c, reason, std::monostate{}, "", {}, {}, error);
+    if (last) return;  // the request was erased with its last completion
+  }
+}
+
+}  // namespace ferrite::engine
