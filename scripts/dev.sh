@@ -17,6 +17,8 @@ deps=(
   "/usr/include/nlohmann/json.hpp:nlohmann-json3-dev"
   "/usr/include/spdlog/spdlog.h:libspdlog-dev"
   "/usr/include/pcre2.h:libpcre2-dev"
+  "/usr/include/unicode/normalizer2.h:libicu-dev"
+  "/usr/include/sentencepiece_processor.h:libsentencepiece-dev"
   "/usr/include/gtest/gtest.h:libgtest-dev"
   "/usr/include/gmock/gmock.h:libgmock-dev"
   "/usr/include/benchmark/benchmark.h:libbenchmark-dev"

@@ -80,7 +80,9 @@ class EngineImpl final : public Engine {
                          std::vector<std::int32_t> tokens, std::vector<TokenLogprob> logprobs,
                          std::string error = "");
   void finish_request_with(Request& r, FinishReason reason, const std::string& error);
-  void maybe_close(Request& r);
+  // Copies the scheduler's and pool's numbers into stats_ (takes mu_). Called at the end of each
+  // step and before a request's last delta, so a reader who saw a request end sees its blocks back.
+  void publish_stats();
 
   EngineConfig config_;
   ModelInfo info_;

@@ -193,17 +193,9 @@ bool EngineImpl::step() {
   }
 
   if (config_.check_invariants) scheduler_->check_invariants();
-  const auto pool = pool_->stats();
-  const auto ss = scheduler_->stats();
+  publish_stats();
   std::lock_guard<std::mutex> lock(mu_);
   stats_.steps += 1;
-  stats_.num_running = ss.num_running;
-  stats_.num_waiting = ss.num_waiting;
-  stats_.num_preemptions = ss.num_preemptions;
-  stats_.num_free_kv_blocks = pool.num_free;
-  stats_.kv_usage = pool.num_blocks ? 1.0 - static_cast<double>(pool.num_free) / static_cast<double>(pool.num_blocks) : 0.0;
-  stats_.prefix_cache_queries = pool.queries;
-  stats_.prefix_cache_hits = pool.hits;
   stats_.prompt_tokens += prompt_tokens;
   stats_.generation_tokens += gen_tokens;
   std::size_t bucket = 0;
@@ -211,6 +203,19 @@ bool EngineImpl::step() {
   if (stats_.tokens_per_step_histogram.size() <= bucket) stats_.tokens_per_step_histogram.resize(bucket + 1, 0);
   ++stats_.tokens_per_step_histogram[bucket];
   return true;
+}
+
+void EngineImpl::publish_stats() {
+  const auto pool = pool_->stats();
+  const auto ss = scheduler_->stats();
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.num_running = ss.num_running;
+  stats_.num_waiting = ss.num_waiting;
+  stats_.num_preemptions = ss.num_preemptions;
+  stats_.num_free_kv_blocks = pool.num_free;
+  stats_.kv_usage = pool.num_blocks ? 1.0 - static_cast<double>(pool.num_free) / static_cast<double>(pool.num_blocks) : 0.0;
+  stats_.prefix_cache_queries = pool.queries;
+  stats_.prefix_cache_hits = pool.hits;
 }
 
 void EngineImpl::finish_completion(Request& r, Completion& c, FinishReason reason,
@@ -243,6 +248,7 @@ void EngineImpl::finish_completion(Request& r, Completion& c, FinishReason reaso
       r.prompt_info_sent = true;
     }
     r.stream->set_final(r.usage, r.metrics);
+    publish_stats();
   }
   r.stream->push(std::move(d));
   if (r.open == 0) {

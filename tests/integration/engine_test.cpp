@@ -181,8 +181,12 @@ TEST(Engine, GreedyOutputIndependentOfBatchChunkingPreemptionAndPrefixCache) {
     const auto got = run_together(*engine, prompts, max_tokens);
     for (std::size_t i = 0; i < prompts.size(); ++i) EXPECT_EQ(got[i], want[i]) << v.name << ": request " << i;
     const EngineStats st = engine->stats();
-    if (std::string(v.name) == "preempting") EXPECT_GT(st.num_preemptions, 0) << "the tight KV budget should preempt";
-    if (std::string(v.name) == "batched") EXPECT_GT(st.prefix_cache_hits, 0) << "shared prefixes should hit the cache";
+    if (std::string(v.name) == "preempting") {
+      EXPECT_GT(st.num_preemptions, 0) << "the tight KV budget should preempt";
+    }
+    if (std::string(v.name) == "batched") {
+      EXPECT_GT(st.prefix_cache_hits, 0) << "shared prefixes should hit the cache";
+    }
     // Every block is back: free or cached, none leaked.
     EXPECT_EQ(st.num_free_kv_blocks, st.num_kv_blocks) << v.name;
   }
