@@ -24,7 +24,8 @@
 //    the mass strictly before it is < top_p * (mass of the kept tokens). The top token stays.
 //  - draw: u = rng.uniform() (exactly one per sampled row); walk the kept tokens by ascending id
 //    and take the first whose running weight sum exceeds u * (kept mass). Walking by id (not by
-//    probability) makes the result a function of the kept set alone, whatever path found it.
+//    probability) makes the result a function of the kept set alone (up to float rounding),
+//    whatever path found it.
 //  - a sampled row whose logits are all -inf/NaN (or whose maximum is +inf) falls back to greedy.
 //  - logprobs: rank = number of tokens whose logprob is >= the chosen one's (vLLM's
 //    batched_count_greater_than), so tied tokens share the worse rank; top-N lists ties by
@@ -78,7 +79,9 @@ struct SampleOutput {
   std::optional<TokenLogprob> logprob;  // when params->logprobs is set
 };
 
-// Samples one token for each row of logits [rows, vocab] (modified in place).
+// Samples one token for each row of logits [rows, vocab]. Rows are used as scratch: their contents
+// afterwards are unspecified. Not thread-safe per call, but calls on different threads are fine
+// (scratch is per thread).
 std::vector<SampleOutput> sample_rows(float* logits, std::int64_t rows, std::int64_t vocab,
                                       std::span<const RowState> states);
 
@@ -92,8 +95,7 @@ void apply_logits_processors(float* row, std::int64_t vocab, const RowState& sta
 // The distribution step 3 draws from, given a row already through apply_logits_processors:
 // out_probs[vocab] gets each token's probability after temperature and filtering (0 for removed
 // tokens); a greedy row gets 1 at its argmax. For tests and for a speculative-decoding verifier.
-void sampling_probs(const float* processed_row, std::int64_t vocab, const SamplingParams& params,
-                    float* out_probs);
+void sampling_probs(const float* processed_row, std::int64_t vocab, const SamplingParams& params, float* out_probs);
 
 // The first maximum of a row (NaN never wins; 0 when no value is > -inf).
 std::int32_t argmax_first(const float* row, std::int64_t vocab);
