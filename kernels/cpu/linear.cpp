@@ -1,11 +1,5 @@
 #include "kernels/cpu/linear.h"
 
-// GCC 12 warns inside its own AVX-512 headers (_mm512_undefined_* is "maybe uninitialized",
-// GCC bug 105593); the warning is about the intrinsic header, not this code.
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-
-#include <immintrin.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -13,6 +7,7 @@
 
 #include "base/half.h"
 #include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/simd.h"
 
 namespace ferrite::kernels::cpu {
 
@@ -31,8 +26,6 @@ inline float load_scalar(const void* p, WeightType t, std::int64_t i) {
 }
 
 // ---- AVX-512: one zmm holds a 16-column panel row ----
-
-#define FERRITE_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,f16c,fma")))
 
 struct F32Load {
   using T = float;
@@ -54,10 +47,12 @@ struct F16Load {
 
 // MR rows x NP panels. b points at panel 0 of the group at k = 0; panels are `pstride` apart.
 // When `accumulate`, the chain continues from the values in y (an earlier k block).
+// x[m, k] is read at x[m * xm + k * xk]: row-major activations (xm = ldx, xk = 1) or a packed
+// k-major tile (xm = 1, xk = 8).
 template <int MR, int NP, typename L>
-FERRITE_AVX512 void micro512(const float* x, std::int64_t ldx, const typename L::T* b, std::int64_t pstride,
-                             std::int64_t kn, float* y, std::int64_t ldy, std::int64_t ncols, bool accumulate,
-                             const float* bias) {
+FERRITE_AVX512 void micro512(const float* x, std::int64_t xm, std::int64_t xk, const typename L::T* b,
+                             std::int64_t pstride, std::int64_t kn, float* y, std::int64_t ldy, std::int64_t ncols,
+                             bool accumulate, const float* bias) {
   __m512 acc[MR][NP];
   __mmask16 mask[NP];
   for (int p = 0; p < NP; ++p) {
@@ -71,7 +66,7 @@ FERRITE_AVX512 void micro512(const float* x, std::int64_t ldx, const typename L:
     __m512 bv[NP];
     for (int p = 0; p < NP; ++p) bv[p] = L::load(b + p * pstride + k * 16);
     for (int m = 0; m < MR; ++m) {
-      const __m512 xv = _mm512_set1_ps(x[m * ldx + k]);
+      const __m512 xv = _mm512_set1_ps(x[m * xm + k * xk]);
       for (int p = 0; p < NP; ++p) acc[m][p] = _mm512_fmadd_ps(xv, bv[p], acc[m][p]);
     }
   }
@@ -145,18 +140,18 @@ void micro256(const float* x, std::int64_t ldx, const typename L::T* b, std::int
 
 // Dispatch on the runtime row count to a compile-time MR.
 template <int NP, typename L>
-FERRITE_AVX512 void micro512_rows(int mr, const float* x, std::int64_t ldx, const typename L::T* b,
+FERRITE_AVX512 void micro512_rows(int mr, const float* x, std::int64_t xm, std::int64_t xk, const typename L::T* b,
                                   std::int64_t pstride, std::int64_t kn, float* y, std::int64_t ldy,
                                   std::int64_t ncols, bool acc, const float* bias) {
   switch (mr) {
-    case 1: micro512<1, NP, L>(x, ldx, b, pstride, kn, y, ldy, ncols, acc, bias); break;
-    case 2: micro512<2, NP, L>(x, ldx, b, pstride, kn, y, ldy, ncols, acc, bias); break;
-    case 3: micro512<3, NP, L>(x, ldx, b, pstride, kn, y, ldy, ncols, acc, bias); break;
-    case 4: micro512<4, NP, L>(x, ldx, b, pstride, kn, y, ldy, ncols, acc, bias); break;
-    case 5: micro512<5, NP, L>(x, ldx, b, pstride, kn, y, ldy, ncols, acc, bias); break;
-    case 6: micro512<6, NP, L>(x, ldx, b, pstride, kn, y, ldy, ncols, acc, bias); break;
-    case 7: micro512<7, NP, L>(x, ldx, b, pstride, kn, y, ldy, ncols, acc, bias); break;
-    default: micro512<8, NP, L>(x, ldx, b, pstride, kn, y, ldy, ncols, acc, bias); break;
+    case 1: micro512<1, NP, L>(x, xm, xk, b, pstride, kn, y, ldy, ncols, acc, bias); break;
+    case 2: micro512<2, NP, L>(x, xm, xk, b, pstride, kn, y, ldy, ncols, acc, bias); break;
+    case 3: micro512<3, NP, L>(x, xm, xk, b, pstride, kn, y, ldy, ncols, acc, bias); break;
+    case 4: micro512<4, NP, L>(x, xm, xk, b, pstride, kn, y, ldy, ncols, acc, bias); break;
+    case 5: micro512<5, NP, L>(x, xm, xk, b, pstride, kn, y, ldy, ncols, acc, bias); break;
+    case 6: micro512<6, NP, L>(x, xm, xk, b, pstride, kn, y, ldy, ncols, acc, bias); break;
+    case 7: micro512<7, NP, L>(x, xm, xk, b, pstride, kn, y, ldy, ncols, acc, bias); break;
+    default: micro512<8, NP, L>(x, xm, xk, b, pstride, kn, y, ldy, ncols, acc, bias); break;
   }
 }
 
@@ -186,42 +181,60 @@ FERRITE_AVX512 void gemv512(const float* x, std::int64_t m, std::int64_t k, std:
     const float* bb = bias ? bias + n0 : nullptr;
     const int mr = static_cast<int>(m);
     switch (np) {
-      case 4: micro512_rows<4, L>(mr, x, ldx, b, pstride, k, y + n0, ldy, n - n0, false, bb); break;
-      case 3: micro512_rows<3, L>(mr, x, ldx, b, pstride, k, y + n0, ldy, n - n0, false, bb); break;
-      case 2: micro512_rows<2, L>(mr, x, ldx, b, pstride, k, y + n0, ldy, n - n0, false, bb); break;
-      default: micro512_rows<1, L>(mr, x, ldx, b, pstride, k, y + n0, ldy, n - n0, false, bb); break;
+      case 4: micro512_rows<4, L>(mr, x, ldx, 1, b, pstride, k, y + n0, ldy, n - n0, false, bb); break;
+      case 3: micro512_rows<3, L>(mr, x, ldx, 1, b, pstride, k, y + n0, ldy, n - n0, false, bb); break;
+      case 2: micro512_rows<2, L>(mr, x, ldx, 1, b, pstride, k, y + n0, ldy, n - n0, false, bb); break;
+      default: micro512_rows<1, L>(mr, x, ldx, 1, b, pstride, k, y + n0, ldy, n - n0, false, bb); break;
     }
   }
 }
 
-// Large M: per k block, widen two panels to f32 in a scratch tile and sweep every row over it.
+// Large M. Rows go in blocks of kMb: the block's activations are packed k-major in 8-row tiles
+// (contiguous broadcasts, and no cache-set conflicts when K is a power of two), then for each
+// pair of panels the k blocks run innermost, so the block's output tile stays in L1 while two
+// widened f32 panels sit in a scratch tile. The FMA order per output is unchanged.
+constexpr std::int64_t kMb = 64;
+
 template <typename L>
 FERRITE_AVX512 void gemm512(const float* x, std::int64_t m, std::int64_t k, std::int64_t ldx,
                             const typename L::T* packed, std::int64_t n, const float* bias, float* y,
                             std::int64_t ldy, std::int64_t p_begin, std::int64_t p_end) {
   thread_local std::vector<float> scratch;
+  thread_local std::vector<float> xpack;
   scratch.resize(static_cast<std::size_t>(2 * kKc * 16));
+  xpack.resize(static_cast<std::size_t>(kMb * k));
   const std::int64_t pstride = k * 16;
-  for (std::int64_t k0 = 0; k0 < k; k0 += kKc) {
-    const std::int64_t kn = std::min(kKc, k - k0);
-    const bool last = k0 + kn == k;
+  for (std::int64_t mb = 0; mb < m; mb += kMb) {
+    const std::int64_t rows = std::min(kMb, m - mb);
+    const std::int64_t tiles = (rows + 7) / 8;
+    for (std::int64_t t = 0; t < tiles; ++t) {
+      float* dst = xpack.data() + t * 8 * k;
+      const std::int64_t r0 = mb + t * 8;
+      const std::int64_t rn = std::min<std::int64_t>(8, m - r0);
+      for (std::int64_t kk = 0; kk < k; ++kk)
+        for (std::int64_t r = 0; r < 8; ++r) dst[kk * 8 + r] = r < rn ? x[(r0 + r) * ldx + kk] : 0.f;
+    }
     for (std::int64_t p = p_begin; p < p_end; p += 2) {
       const int np = static_cast<int>(std::min<std::int64_t>(2, p_end - p));
-      for (int q = 0; q < np; ++q) {
-        const typename L::T* src = packed + (p + q) * pstride + k0 * 16;
-        float* dst = scratch.data() + q * kKc * 16;
-        for (std::int64_t kk = 0; kk < kn; ++kk) _mm512_storeu_ps(dst + kk * 16, L::load(src + kk * 16));
-      }
       const std::int64_t n0 = p * 16;
-      const float* bb = (bias && last) ? bias + n0 : nullptr;
-      for (std::int64_t m0 = 0; m0 < m; m0 += 8) {
-        const int mr = static_cast<int>(std::min<std::int64_t>(8, m - m0));
-        const float* xt = x + m0 * ldx + k0;
-        float* yt = y + m0 * ldy + n0;
-        if (np == 2)
-          micro512_rows<2, F32Load>(mr, xt, ldx, scratch.data(), kKc * 16, kn, yt, ldy, n - n0, k0 > 0, bb);
-        else
-          micro512_rows<1, F32Load>(mr, xt, ldx, scratch.data(), kKc * 16, kn, yt, ldy, n - n0, k0 > 0, bb);
+      for (std::int64_t k0 = 0; k0 < k; k0 += kKc) {
+        const std::int64_t kn = std::min(kKc, k - k0);
+        const bool last = k0 + kn == k;
+        for (int q = 0; q < np; ++q) {
+          const typename L::T* src = packed + (p + q) * pstride + k0 * 16;
+          float* dst = scratch.data() + q * kKc * 16;
+          for (std::int64_t kk = 0; kk < kn; ++kk) _mm512_storeu_ps(dst + kk * 16, L::load(src + kk * 16));
+        }
+        const float* bb = (bias && last) ? bias + n0 : nullptr;
+        for (std::int64_t t = 0; t < tiles; ++t) {
+          const int mr = static_cast<int>(std::min<std::int64_t>(8, rows - t * 8));
+          const float* xt = xpack.data() + t * 8 * k + k0 * 8;
+          float* yt = y + (mb + t * 8) * ldy + n0;
+          if (np == 2)
+            micro512_rows<2, F32Load>(mr, xt, 1, 8, scratch.data(), kKc * 16, kn, yt, ldy, n - n0, k0 > 0, bb);
+          else
+            micro512_rows<1, F32Load>(mr, xt, 1, 8, scratch.data(), kKc * 16, kn, yt, ldy, n - n0, k0 > 0, bb);
+        }
       }
     }
   }
@@ -277,20 +290,31 @@ std::size_t weight_type_size(WeightType t) { return t == WeightType::kF32 ? 4 : 
 
 std::int64_t packed_weight_elems(std::int64_t n, std::int64_t k) { return ((n + 15) / 16) * 16 * k; }
 
+namespace {
+
+// out[kk * 16 + j] = rows[j][kk] for the rows of one panel (the rest stay zero).
+template <typename T>
+void pack_panel(const T* src, std::int64_t rows, std::int64_t k, std::int64_t ldw, T* out) {
+  std::memset(out, 0, static_cast<std::size_t>(k * 16) * sizeof(T));
+  for (std::int64_t j = 0; j < rows; ++j) {
+    const T* row = src + j * ldw;
+    for (std::int64_t kk = 0; kk < k; ++kk) out[kk * 16 + j] = row[kk];
+  }
+}
+
+}  // namespace
+
 void pack_linear_weight(const void* w, WeightType type, std::int64_t n, std::int64_t k, std::int64_t ldw,
                         void* packed, base::ThreadPool& pool) {
-  const std::size_t es = weight_type_size(type);
   const std::int64_t panels = (n + 15) / 16;
-  const auto* src = static_cast<const std::uint8_t*>(w);
-  auto* dst = static_cast<std::uint8_t*>(packed);
   pool.parallel_for(static_cast<std::size_t>(panels), 1, [&](int, std::size_t b, std::size_t e) {
     for (auto p = static_cast<std::int64_t>(b); p < static_cast<std::int64_t>(e); ++p) {
-      std::uint8_t* out = dst + static_cast<std::size_t>(p * k * 16) * es;
-      std::memset(out, 0, static_cast<std::size_t>(k * 16) * es);
-      for (std::int64_t j = 0; j < 16 && p * 16 + j < n; ++j) {
-        const std::uint8_t* row = src + static_cast<std::size_t>((p * 16 + j) * ldw) * es;
-        for (std::int64_t kk = 0; kk < k; ++kk)
-          std::memcpy(out + static_cast<std::size_t>(kk * 16 + j) * es, row + static_cast<std::size_t>(kk) * es, es);
+      const std::int64_t rows = std::min<std::int64_t>(16, n - p * 16);
+      if (type == WeightType::kF32) {
+        pack_panel(static_cast<const float*>(w) + p * 16 * ldw, rows, k, ldw, static_cast<float*>(packed) + p * k * 16);
+      } else {
+        pack_panel(static_cast<const std::uint16_t*>(w) + p * 16 * ldw, rows, k, ldw,
+                   static_cast<std::uint16_t*>(packed) + p * k * 16);
       }
     }
   });

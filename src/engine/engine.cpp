@@ -66,6 +66,12 @@ Result<std::unique_ptr<EngineImpl>> EngineImpl::create(const EngineConfig& confi
     FERRITE_ASSIGN_OR_RETURN(e->generation_config_, model::load_generation_config(config.model_dir));
   }
   auto add_eos = [&](std::int64_t id) {
+    // An EOS id outside the model's vocabulary can never be sampled (and would break the
+    // sampler's masking): it is dropped, with a warning, instead of failing the load.
+    if (id < 0 || id >= mc.vocab_size) {
+      FERRITE_LOG_WARN("ignoring EOS token id {} outside the vocabulary [0, {})", id, mc.vocab_size);
+      return;
+    }
     if (std::find(e->eos_ids_.begin(), e->eos_ids_.end(), id) == e->eos_ids_.end())
       e->eos_ids_.push_back(static_cast<std::int32_t>(id));
   };

@@ -334,6 +334,22 @@ TEST(Engine, LogprobsAndPromptLogprobs) {
   }
 }
 
+// A request for prompt logprobs computes its whole prompt even when the prefix cache holds it.
+TEST(Engine, PromptLogprobsWithCachedPrefix) {
+  auto engine = make_engine(base_config(fixture("llama")));
+  std::vector<std::int32_t> prompt;
+  for (int i = 0; i < 40; ++i) prompt.push_back(60 + i);
+  drain(**engine->submit(greedy(prompt, 2)));  // fills the cache with the prompt's blocks
+  GenerateRequest r = greedy(prompt, 2);
+  r.sampling.prompt_logprobs = 1;
+  auto s = *engine->submit(r);
+  const Output o = drain(*s);
+  const PromptInfo pi = s->prompt_info();
+  ASSERT_EQ(pi.prompt_logprobs.size(), prompt.size());
+  for (std::size_t i = 1; i < prompt.size(); ++i) EXPECT_TRUE(pi.prompt_logprobs[i].has_value()) << i;
+  EXPECT_EQ(o.usage.cached_prompt_tokens, 0);
+}
+
 // Text, stop strings and EOS need a tokenizer: the fixture models' ids are all below 512, which
 // the shared Qwen3 tokenizer decodes to byte-level pieces.
 std::string shared_qwen3() { return testing::shared_dir() + "/fixtures/tokenizers/qwen3"; }

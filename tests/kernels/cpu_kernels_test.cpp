@@ -57,7 +57,7 @@ TEST_P(LinearTest, MatchesReferenceBitwise) {
   base::ThreadPool pool(2);
   std::mt19937 rng(1234);
   const LinearCase cases[] = {{1, 16, 16},  {1, 37, 300},  {2, 64, 64},  {3, 100, 129}, {4, 7, 5},
-                              {5, 33, 257}, {8, 96, 512},  {13, 50, 70}, {64, 130, 260}, {1, 1, 1}};
+                              {5, 33, 257}, {8, 96, 512},  {13, 50, 70}, {64, 130, 260}, {150, 40, 600}, {1, 1, 1}};
   for (const auto& c : cases) {
     const auto x = random_vec(static_cast<std::size_t>(c.m * c.k), rng);
     const auto w = make_weight(random_vec(static_cast<std::size_t>(c.n * c.k), rng, 0.1f), type);
@@ -162,7 +162,11 @@ TEST(Rope, RotatesPairsOfHalves) {
 }
 
 // Paged attention over a shuffled block table, mixed prefill and decode rows, GQA and a window.
-TEST(PagedAttention, MatchesReference) {
+class PagedAttentionTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(PagedAttentionTest, MatchesReference) {
+  if (GetParam() && !cpu_features().avx512f) GTEST_SKIP() << "no AVX-512 on this CPU";
+  set_avx512_enabled(GetParam());
   base::ThreadPool pool(2);
   std::mt19937 rng(11);
   const std::int64_t hq = 4, hk = 2, d = 16, bs = 4, num_blocks = 40;
@@ -205,7 +209,10 @@ TEST(PagedAttention, MatchesReference) {
     paged_attention_reference(a);
     for (std::size_t i = 0; i < out.size(); ++i) ASSERT_NEAR(out[i], ref[i], 1e-5f * (1 + std::fabs(ref[i]))) << i;
   }
+  set_avx512_enabled(true);
 }
+
+INSTANTIATE_TEST_SUITE_P(Paths, PagedAttentionTest, ::testing::Bool());
 
 TEST(WriteKvCache, WritesSlotsAndSkipsPadding) {
   const std::int64_t hk = 2, d = 3;
