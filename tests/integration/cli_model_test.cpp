@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "test_util.h"
@@ -35,6 +36,39 @@ TEST(GenerateCli, MatchesReferenceGreedyIds) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto out = nlohmann::json::parse(r.out);
   EXPECT_EQ(out.at("token_ids").get<std::vector<std::int32_t>>(), want);
+}
+
+TEST(GenerateCli, OfflineJsonlKeepsInputOrderAndReportsBadLines) {
+  const std::string dir = testing::source_dir() + "/tests/data/models/llama";
+  if (!fs::exists(dir + "/reference.json")) GTEST_SKIP() << "reference fixture " << dir << " is absent";
+  const auto ref = nlohmann::json::parse(testing::read_text(dir + "/reference.json"));
+  const std::string tmp = testing::make_temp_dir("offline");
+  {
+    std::ofstream in(tmp + "/in.jsonl");
+    for (const auto& c : ref.at("cases"))
+      in << nlohmann::json{{"prompt", c.at("prompt_ids")}, {"max_tokens", 32}, {"temperature", 0}, {"ignore_eos", true}}.dump()
+         << "\n";
+    in << "{not json\n";
+    in << R"({"prompt": [1, 2], "temperature": -3})" << "\n";
+  }
+  const auto r = testing::run_command(testing::ferrite_binary() + " generate --model " + dir + " --input " + tmp +
+                                      "/in.jsonl --output " + tmp + "/out.jsonl");
+  EXPECT_FALSE(r.signaled);
+  EXPECT_NE(r.exit_code, 0) << "two lines failed";
+  EXPECT_NE(r.err.find("generated tokens/s"), std::string::npos) << r.err;
+  std::ifstream out(tmp + "/out.jsonl");
+  std::vector<nlohmann::json> lines;
+  for (std::string l; std::getline(out, l);) lines.push_back(nlohmann::json::parse(l));
+  const std::size_t n = ref.at("cases").size();
+  ASSERT_EQ(lines.size(), n + 2);
+  for (std::size_t i = 0; i < n; ++i) {
+    EXPECT_EQ(lines[i].at("id"), std::to_string(i));
+    EXPECT_EQ(lines[i].at("token_ids"), ref.at("cases").at(i).at("greedy_ids"));
+    EXPECT_EQ(lines[i].at("finish_reason"), "length");
+  }
+  EXPECT_NE(lines[n].at("error").get<std::string>().find("not valid JSON"), std::string::npos);
+  EXPECT_NE(lines[n + 1].at("error").get<std::string>().find("temperature"), std::string::npos);
+  fs::remove_all(tmp);
 }
 
 TEST(GenerateCli, TinyModelRunsAndStopsAtMaxTokens) {
