@@ -46,6 +46,9 @@ MappedFile::~MappedFile() {
 }
 
 Result<std::string> read_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return not_found(path + ": cannot open: " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return invalid_argument(path + ": not a regular file");
   std::ifstream in(path, std::ios::binary);
   if (!in) return not_found(path + ": cannot open: " + std::strerror(errno));
   std::ostringstream ss;

@@ -63,7 +63,8 @@ void ThreadPool::parallel_for(std::size_t n, std::size_t grain,
                               const std::function<void(int, std::size_t, std::size_t)>& fn) {
   if (n == 0) return;
   grain = std::max<std::size_t>(grain, 1);
-  const std::size_t max_parts = (n + grain - 1) / grain;
+  // Every chunk gets at least `grain` items (one chunk when n < grain).
+  const std::size_t max_parts = std::max<std::size_t>(1, n / grain);
   const std::size_t parts = std::min<std::size_t>(static_cast<std::size_t>(num_threads()), max_parts);
   if (parts <= 1) {
     fn(0, 0, n);

@@ -8,19 +8,47 @@
 namespace ferrite::engine {
 
 void EngineImpl::loop() {
-  for (;;) {
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stop_ || !inbox_.empty() || !abort_inbox_.empty() || scheduler_->has_work(); });
-      if (stop_) break;
+  FinishReason end_reason = FinishReason::kAbort;
+  std::string end_error;
+  try {
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return stop_ || !inbox_.empty() || !abort_inbox_.empty() || scheduler_->has_work(); });
+        if (stop_) break;
+      }
+      drain_inbox();
+      if (scheduler_->has_work()) step();
     }
     drain_inbox();
-    if (scheduler_->has_work()) step();
+  } catch (const std::exception& e) {
+    // Out of memory or a library failure: the engine cannot go on. Every request gets an
+    // error, submit() refuses new ones, and front ends report unhealthy.
+    FERRITE_LOG_ERROR("engine loop failed: {}", e.what());
+    healthy_.store(false);
+    end_reason = FinishReason::kError;
+    end_error = std::string("the engine failed: ") + e.what();
   }
-  drain_inbox();
   std::vector<Request*> left;
   for (auto& [id, r] : requests_) left.push_back(r.get());
-  for (Request* r : left) finish_request_with(*r, FinishReason::kAbort, "");
+  for (Request* r : left) finish_request_with(*r, end_reason, end_error);
+  if (!healthy_.load()) {
+    // Requests queued after the failure never reach the loop: end their streams too.
+    std::vector<std::unique_ptr<Request>> orphans;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      orphans.swap(inbox_);
+      live_ids_.clear();
+    }
+    for (auto& r : orphans)
+      for (auto& c : r->completions) {
+        OutputDelta d;
+        d.index = c.index;
+        d.finish_reason = FinishReason::kError;
+        d.error = end_error;
+        r->stream->push(std::move(d));
+      }
+  }
 }
 
 bool EngineImpl::step_for_test() {

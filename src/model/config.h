@@ -51,6 +51,9 @@ struct ModelConfig {
   std::int64_t sliding_window = 0;
   bool use_sliding_window = true;
   std::int64_t max_window_layers = 0;
+  // From "layer_types" when the config lists it (newer transformers): true where a layer uses
+  // "sliding_attention". Empty: the rule above decides.
+  std::vector<bool> sliding_layers;
   bool attention_bias = false;  // bias on q/k/v (Qwen2 always; Llama when attention_bias)
   bool o_proj_bias = false;
   bool mlp_bias = false;
@@ -60,7 +63,9 @@ struct ModelConfig {
   std::vector<std::int64_t> bos_token_ids;
   std::vector<std::int64_t> eos_token_ids;
 
+  // Whether `layer` attends within sliding_window tokens only (false when sliding_window is 0).
   bool layer_uses_sliding_window(std::int64_t layer) const;
+  // Dimensions of q/k that get rotary embedding: head_dim * partial_rotary_factor (validated even).
   std::int64_t rotary_dim() const;
 };
 
