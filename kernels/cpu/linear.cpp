@@ -268,9 +268,12 @@ void linear_typed(const float* x, std::int64_t m, std::int64_t k, std::int64_t l
   const std::int64_t panels = (n + 15) / 16;
   const bool avx512 = use_avx512();
   const bool small = m <= kGemvMaxRows;
-  // Threads own disjoint column ranges (in pairs of panels), so no two write the same y.
+  // Threads own disjoint column ranges (in pairs of panels), so no two write the same y. A small
+  // product runs on the calling thread: waking the pool would cost more than the work.
   const std::int64_t units = (panels + 1) / 2;
-  pool.parallel_for(static_cast<std::size_t>(units), 1, [&](int, std::size_t ub, std::size_t ue) {
+  constexpr std::int64_t kMinParallelMacs = 1 << 18;
+  const std::size_t grain = m * n * k < kMinParallelMacs ? static_cast<std::size_t>(units) : 1;
+  pool.parallel_for(static_cast<std::size_t>(units), grain, [&](int, std::size_t ub, std::size_t ue) {
     const std::int64_t p0 = static_cast<std::int64_t>(ub) * 2;
     const std::int64_t p1 = std::min<std::int64_t>(static_cast<std::int64_t>(ue) * 2, panels);
     if (avx512) {

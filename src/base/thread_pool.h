@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <cstddef>
 #include <functional>
 #include <mutex>
@@ -39,13 +40,17 @@ class ThreadPool {
  private:
   void worker_loop(int index);
 
+  // A decode step runs a few hundred short loops, so waking workers through a condition variable
+  // each time would cost more than some loops take. Workers and the caller therefore spin for a
+  // short while (kSpinIters pause instructions) before they block.
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable cv_start_;
   std::condition_variable cv_done_;
   const std::function<void(int)>* task_ = nullptr;
-  std::size_t generation_ = 0;
-  int pending_ = 0;
+  std::atomic<std::uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  int sleeping_ = 0;  // workers blocked on cv_start_ (guarded by mu_)
   bool stop_ = false;
 };
 
