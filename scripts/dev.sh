@@ -19,6 +19,7 @@ deps=(
   "/usr/include/pcre2.h:libpcre2-dev"
   "/usr/include/unicode/normalizer2.h:libicu-dev"
   "/usr/include/sentencepiece_processor.h:libsentencepiece-dev"
+  "/usr/include/httplib.h:libcpp-httplib-dev"
   "/usr/include/gtest/gtest.h:libgtest-dev"
   "/usr/include/gmock/gmock.h:libgmock-dev"
   "/usr/include/benchmark/benchmark.h:libbenchmark-dev"
@@ -73,6 +74,16 @@ case "$cmd" in
     install_deps
     configure OFF
     cmake --build "$build_dir" -j "$jobs"
+    if [[ $# -eq 0 ]]; then
+      # No model given: until the demo model lands, the random Qwen3 test model with the real
+      # Qwen3 tokenizer (its output is noise; the API, streaming and metrics are real).
+      tok="$root/../shared/fixtures/tokenizers/qwen3"
+      set -- "$root/tests/data/models/qwen3" --served-model-name qwen3-test
+      if [[ -f "$tok/tokenizer.json" ]]; then
+        set -- "$@" --tokenizer "$tok"
+      fi
+      set -- "$@" --ready-note "[random-weight test model: output is noise]"
+    fi
     exec "$build_dir/bin/ferrite" serve "$@"
     ;;
   *)

@@ -1,0 +1,337 @@
+#include <cmath>
+#include <cstdio>
+
+#include "base/logging.h"
+#include "server/http/internal.h"
+
+namespace ferrite::server {
+
+ApiError bad_request(std::string message, std::string param) {
+  ApiError e;
+  e.message = std::move(message);
+  e.param = std::move(param);
+  return e;
+}
+
+ApiError api_error_from(const Status& st) {
+  ApiError e;
+  e.message = st.message();
+  switch (st.code()) {
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kOutOfRange:
+    case StatusCode::kFailedPrecondition:
+    case StatusCode::kUnimplemented:
+      e.http = 400;
+      e.type = "BadRequestError";
+      break;
+    case StatusCode::kNotFound:
+      e.http = 404;
+      e.type = "NotFoundError";
+      break;
+    case StatusCode::kUnavailable:
+    case StatusCode::kResourceExhausted:
+      e.http = 503;
+      e.type = "ServiceUnavailableError";
+      break;
+    default:
+      e.http = 500;
+      e.type = "InternalServerError";
+      break;
+  }
+  return e;
+}
+
+Json error_json(const ApiError& e) {
+  Json err = {{"message", e.message}, {"type", e.type}, {"param", nullptr}, {"code", nullptr}};
+  if (!e.param.empty()) err["param"] = e.param;
+  if (!e.code.empty()) err["code"] = e.code;
+  return Json{{"error", err}};
+}
+
+std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+void send_error(httplib::Response& res, const ApiError& e) {
+  res.status = e.http;
+  if (e.http == 503) res.set_header("Retry-After", "1");
+  res.set_content(dump(error_json(e)), "application/json");
+}
+
+std::optional<Ready> ready_or_error(ServerState& st, httplib::Response& res, bool generating) {
+  if (generating && st.draining.load()) {
+    send_error(res, {503, "the server is shutting down", "ServiceUnavailableError", "", ""});
+    return std::nullopt;
+  }
+  if (!st.ready.load()) {
+    send_error(res, {503, "the model is still loading", "ServiceUnavailableError", "", ""});
+    return std::nullopt;
+  }
+  Ready r;
+  {
+    std::lock_guard<std::mutex> lock(st.mu);
+    r.engine = st.engine;
+    r.tokenizer = st.tokenizer;
+    r.info = st.info;
+    r.metrics = st.metrics.get();
+  }
+  if (!r.engine->healthy()) {
+    send_error(res, {503, "the engine stopped after an internal error", "ServiceUnavailableError", "", ""});
+    return std::nullopt;
+  }
+  return r;
+}
+
+std::optional<ApiError> parse_body(const std::string& body, OJson* ordered, Body* plain) {
+  *ordered = OJson::parse(body, nullptr, false);
+  if (ordered->is_discarded())
+    return bad_request("the request body is not valid JSON (or not valid UTF-8)");
+  if (!ordered->is_object()) return bad_request("the request body must be a JSON object");
+  *plain = Body::parse(body, nullptr, false);
+  return std::nullopt;
+}
+
+std::optional<ApiError> check_model(const ServerState& st, const Body& body) {
+  if (!body.contains("model") || body.at("model").is_null()) return std::nullopt;
+  if (!body.at("model").is_string()) return bad_request("'model' must be a string", "model");
+  const auto name = body.at("model").get<std::string>();
+  for (const auto& n : st.config.served_model_names)
+    if (n == name) return std::nullopt;
+  return ApiError{404, "The model `" + name + "` does not exist.", "NotFoundError", "model", "model_not_found"};
+}
+
+std::string new_id(ServerState& st, const char* prefix) {
+  // Unique across restarts too: the start time and a counter.
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%s-%llx%06llx", prefix, static_cast<unsigned long long>(st.created),
+                static_cast<unsigned long long>(++st.id_counter));
+  return buf;
+}
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string token_text(const tokenizer::Tokenizer* tok, std::int32_t id) {
+  if (tok == nullptr) return "token_id:" + std::to_string(id);
+  const std::int32_t ids[1] = {id};
+  return tok->decode(std::span<const std::int32_t>(ids, 1), false);
+}
+
+Json token_bytes(const std::string& s) {
+  Json b = Json::array();
+  for (unsigned char c : s) b.push_back(static_cast<int>(c));
+  return b;
+}
+
+double finite_logprob(float lp) { return std::isfinite(lp) ? static_cast<double>(lp) : -9999.0; }
+
+Json usage_json(std::int64_t prompt, std::int64_t completion, std::int64_t cached) {
+  return Json{{"prompt_tokens", prompt},
+              {"completion_tokens", completion},
+              {"total_tokens", prompt + completion},
+              {"prompt_tokens_details", {{"cached_tokens", cached}}}};
+}
+
+GenerationRun::GenerationRun(ServerState& st, Ready ready, const httplib::Request& req)
+    : st_(st), ready_(std::move(ready)), peer_(req.remote_addr, req.remote_port, req.local_port),
+      start_(std::chrono::steady_clock::now()) {}
+
+GenerationRun::~GenerationRun() {
+  bool any_open = false;
+  for (std::size_t i = 0; i < streams_.size(); ++i)
+    if (!done_[i]) any_open = true;
+  if (any_open) {
+    // The handler gave up early (a write failed): free the KV blocks, then drain the streams so
+    // the metrics see how the requests ended.
+    abort_all(cut_reason_.empty() ? "the client went away" : cut_reason_);
+    while (next()) {
+    }
+  }
+  if (counted_) --st_.in_flight;
+}
+
+std::optional<ApiError> GenerationRun::submit(std::vector<GenerateRequest> requests) {
+  if (st_.config.max_queue_len > 0) {
+    // The engine's snapshot lags a step behind, so the server's own count of requests beyond
+    // what one step can run is taken too.
+    const EngineStats s = ready_.engine->stats();
+    const std::int64_t beyond = st_.in_flight.load() - st_.config.max_num_seqs;
+    if (std::max(s.num_waiting, beyond) >= st_.config.max_queue_len)
+      return ApiError{503, "the server is overloaded: " + std::to_string(st_.config.max_queue_len) +
+                               " requests are already waiting (--max-queue-len)",
+                      "ServiceUnavailableError", "", ""};
+  }
+  for (auto& r : requests) {
+    const std::int32_t n = r.sampling.n;
+    auto stream = ready_.engine->submit(std::move(r));
+    if (!stream.ok()) {
+      abort_all("");
+      while (next()) {
+      }
+      return api_error_from(stream.status());
+    }
+    streams_.push_back(*stream);
+    n_.push_back(n);
+    done_.push_back(false);
+    reasons_.emplace_back();
+    last_token_time_.emplace_back(static_cast<std::size_t>(n), -1.0);
+  }
+  counted_ = true;
+  ++st_.in_flight;
+  return std::nullopt;
+}
+
+void GenerationRun::abort_all(const std::string& reason) {
+  if (cut_reason_.empty()) cut_reason_ = reason.empty() ? "aborted" : reason;
+  for (std::size_t i = 0; i < streams_.size(); ++i)
+    if (!done_[i]) ready_.engine->abort(streams_[i]->request_id());
+}
+
+void GenerationRun::on_finished(std::size_t i) {
+  done_[i] = true;
+  if (ready_.metrics) ready_.metrics->observe_request(streams_[i]->usage(), streams_[i]->metrics(), reasons_[i]);
+}
+
+void GenerationRun::check_cut() {
+  if (!cut_reason_.empty()) return;
+  if (st_.force_abort.load()) {
+    abort_all("the server is shutting down");
+  } else if (st_.config.request_timeout_s > 0 &&
+             std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count() >
+                 st_.config.request_timeout_s) {
+    abort_all("the request ran past --request-timeout");
+  } else if (peer_.closed()) {
+    abort_all("the client went away");
+  }
+}
+
+RunEvent GenerationRun::take(std::size_t i, OutputDelta d) {
+  if (!d.token_ids.empty()) {
+    const double now = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    if (ttft_ < 0) ttft_ = now;
+    double& last = last_token_time_[i][static_cast<std::size_t>(d.index)];
+    if (last >= 0 && ready_.metrics)
+      ready_.metrics->observe_inter_token(now - last, static_cast<std::int64_t>(d.token_ids.size()));
+    last = now;
+  }
+  if (d.finish_reason != FinishReason::kNone) reasons_[i].push_back(d.finish_reason);
+  RunEvent e;
+  e.prompt_index = static_cast<std::int32_t>(i);
+  e.choice = static_cast<std::int32_t>(i) * n_[i] + d.index;
+  e.delta = std::move(d);
+  return e;
+}
+
+std::optional<RunEvent> GenerationRun::next() {
+  const std::size_t k = streams_.size();
+  for (;;) {
+    // Deltas may keep coming without a pause (a long stream), so the checks run on a clock too.
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_check_ > std::chrono::milliseconds(50)) {
+      last_check_ = now;
+      check_cut();
+    }
+    std::size_t open = 0;
+    for (std::size_t step = 0; step < k; ++step) {
+      const std::size_t i = (next_stream_ + step) % k;
+      if (done_[i]) continue;
+      ++open;
+      bool timed_out = false;
+      auto d = streams_[i]->next_for(std::chrono::milliseconds(0), &timed_out);
+      if (!d) {
+        if (!timed_out || streams_[i]->finished()) on_finished(i);
+        continue;
+      }
+      next_stream_ = (i + 1) % k;
+      return take(i, std::move(*d));
+    }
+    if (open == 0) {
+      bool all = true;
+      for (std::size_t i = 0; i < k; ++i) all = all && done_[i];
+      if (all) return std::nullopt;
+      continue;
+    }
+    // Nothing ready: wait on one open stream for a while, then look at the connection.
+    for (std::size_t i = 0; i < k; ++i) {
+      if (done_[i]) continue;
+      bool timed_out = false;
+      const auto wait = std::chrono::milliseconds(k == 1 ? 50 : 5);
+      auto d = streams_[i]->next_for(wait, &timed_out);
+      if (d) return take(i, std::move(*d));
+      break;
+    }
+    check_cut();
+  }
+}
+
+}  // namespace ferrite::server
+
+namespace ferrite::server {
+
+std::optional<ApiError> read_stream_options(const Body& b, StreamOptions* out) {
+  if (b.contains("stream") && !b.at("stream").is_null()) {
+    if (!b.at("stream").is_boolean()) return bad_request("'stream' must be a boolean", "stream");
+    out->stream = b.at("stream").get<bool>();
+  }
+  if (b.contains("stream_options") && !b.at("stream_options").is_null()) {
+    const Body& so = b.at("stream_options");
+    if (!out->stream) return bad_request("'stream_options' is only allowed when 'stream' is true", "stream_options");
+    if (!so.is_object()) return bad_request("'stream_options' must be an object", "stream_options");
+    for (const auto& [key, dst] : {std::pair<const char*, bool*>{"include_usage", &out->include_usage},
+                                   {"continuous_usage_stats", &out->continuous_usage}}) {
+      if (!so.contains(key) || so.at(key).is_null()) continue;
+      if (!so.at(key).is_boolean()) return bad_request(std::string("'stream_options.") + key + "' must be a boolean", "stream_options");
+      *dst = so.at(key).get<bool>();
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<ApiError> check_response_format(const Body& b) {
+  if (!b.contains("response_format") || b.at("response_format").is_null()) return std::nullopt;
+  const Body& rf = b.at("response_format");
+  if (rf.is_object() && rf.contains("type") && rf.at("type") == "text") return std::nullopt;
+  return bad_request("response_format other than {\"type\": \"text\"} is not supported yet (structured output is "
+                     "not built); the request was refused rather than answered unconstrained",
+                     "response_format");
+}
+
+std::optional<ApiError> read_request_extras(const Body& b, std::int32_t* priority, std::string* request_id) {
+  if (b.contains("priority") && !b.at("priority").is_null()) {
+    const Body& p = b.at("priority");
+    if (!p.is_number_integer() || p.get<std::int64_t>() < INT32_MIN || p.get<std::int64_t>() > INT32_MAX)
+      return bad_request("'priority' must be an integer", "priority");
+    *priority = static_cast<std::int32_t>(p.get<std::int64_t>());
+  }
+  if (b.contains("request_id") && !b.at("request_id").is_null()) {
+    if (!b.at("request_id").is_string() || b.at("request_id").get<std::string>().empty())
+      return bad_request("'request_id' must be a non-empty string", "request_id");
+    *request_id = b.at("request_id").get<std::string>();
+  }
+  return std::nullopt;
+}
+
+Json stop_reason_json(const OutputDelta& d) {
+  if (const auto* s = std::get_if<std::string>(&d.stop_reason)) return *s;
+  if (const auto* id = std::get_if<std::int32_t>(&d.stop_reason)) return *id;
+  return nullptr;
+}
+
+bool sse_send(httplib::DataSink& sink, const Json& j) {
+  const std::string s = "data: " + dump(j) + "\n\n";
+  return sink.write(s.data(), s.size());
+}
+
+bool sse_done(httplib::DataSink& sink) {
+  static const std::string kDone = "data: [DONE]\n\n";
+  const bool ok = sink.write(kDone.data(), kDone.size());
+  sink.done();
+  return ok;
+}
+
+void log_access(const std::string& id, const std::string& path, int status, std::int64_t prompt_tokens,
+                std::int64_t completion_tokens, double ttft_s, double total_s) {
+  FERRITE_LOG_INFO("{} {} {} prompt_tokens={} completion_tokens={} ttft={:.3f}s total={:.3f}s", id, path, status,
+                   prompt_tokens, completion_tokens, ttft_s < 0 ? 0.0 : ttft_s, total_s);
+}
+
+}  // namespace ferrite::server

@@ -1,0 +1,157 @@
+// What the HTTP handlers share: server state, OpenAI error bodies, JSON helpers, and
+// GenerationRun (one HTTP request's engine requests, read as one ordered stream of deltas).
+#pragma once
+
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ferrite/engine.h"
+#include "server/http/http_server.h"
+#include "server/http/metrics.h"
+#include "server/http/peer_socket.h"
+#include "tokenizer/tokenizer.h"
+
+namespace ferrite::server {
+
+// Responses keep the key order they are built in (id first, as OpenAI and vLLM write them);
+// request bodies are read both ordered (chat messages) and plain (sampling_params_from_json).
+using Json = nlohmann::ordered_json;
+using OJson = nlohmann::ordered_json;
+using Body = nlohmann::json;
+
+struct ServerState {
+  ServerConfig config;
+  std::mutex mu;  // guards engine, tokenizer, info, metrics (set once by set_ready)
+  std::shared_ptr<Engine> engine;
+  std::shared_ptr<const tokenizer::Tokenizer> tokenizer;
+  ModelInfo info;
+  std::unique_ptr<Metrics> metrics;
+  std::atomic<bool> ready{false};
+  std::atomic<bool> draining{false};     // refuse new generation requests
+  std::atomic<bool> force_abort{false};  // end the in-flight ones now
+  std::atomic<std::int64_t> in_flight{0};
+  std::atomic<std::uint64_t> id_counter{0};
+  std::int64_t created = 0;              // unix time the server started (/v1/models)
+
+  const std::string& model_name() const { return config.served_model_names.front(); }
+};
+
+// An OpenAI error: {"error": {"message", "type", "param", "code"}} with an HTTP status.
+struct ApiError {
+  int http = 400;
+  std::string message;
+  std::string type = "BadRequestError";
+  std::string param;  // empty: null
+  std::string code;   // empty: null
+};
+
+ApiError bad_request(std::string message, std::string param = "");
+ApiError api_error_from(const Status& st);
+Json error_json(const ApiError& e);
+void send_error(httplib::Response& res, const ApiError& e);
+std::string dump(const Json& j);  // invalid UTF-8 replaced, never throws
+
+// The engine and its companions once ready, or the 503/404 that says why not.
+struct Ready {
+  std::shared_ptr<Engine> engine;
+  std::shared_ptr<const tokenizer::Tokenizer> tokenizer;
+  ModelInfo info;
+  Metrics* metrics = nullptr;
+};
+std::optional<Ready> ready_or_error(ServerState& st, httplib::Response& res, bool generating);
+
+// Parses the body as a JSON object into both an ordered copy (chat messages keep their key order
+// for the template, as HF does) and a plain one (for sampling_params_from_json).
+std::optional<ApiError> parse_body(const std::string& body, OJson* ordered, Body* plain);
+// 404 model_not_found unless "model" is absent or one of the served names.
+std::optional<ApiError> check_model(const ServerState& st, const Body& body);
+std::string new_id(ServerState& st, const char* prefix);
+std::int64_t unix_now();
+
+// A token's text for logprobs (the engine's ids, decoded alone), or "token_id:N" without a tokenizer.
+std::string token_text(const tokenizer::Tokenizer* tok, std::int32_t id);
+Json token_bytes(const std::string& s);
+double finite_logprob(float lp);  // -inf becomes -9999.0, as OpenAI documents
+
+Json usage_json(std::int64_t prompt, std::int64_t completion, std::int64_t cached);
+
+// Fields both generation endpoints read besides the sampling ones.
+struct StreamOptions {
+  bool stream = false;
+  bool include_usage = false;
+  bool continuous_usage = false;
+};
+std::optional<ApiError> read_stream_options(const Body& body, StreamOptions* out);
+// 400 unless response_format is absent or {"type": "text"}: constrained output is not built yet.
+std::optional<ApiError> check_response_format(const Body& body);
+// priority and request_id, the vLLM extras every generation request may carry.
+std::optional<ApiError> read_request_extras(const Body& body, std::int32_t* priority, std::string* request_id);
+Json stop_reason_json(const OutputDelta& d);
+bool sse_send(httplib::DataSink& sink, const Json& j);
+bool sse_done(httplib::DataSink& sink);
+void log_access(const std::string& id, const std::string& path, int status, std::int64_t prompt_tokens,
+                std::int64_t completion_tokens, double ttft_s, double total_s);
+
+void handle_completions(ServerState& st, const httplib::Request& req, httplib::Response& res);
+void handle_chat_completions(ServerState& st, const httplib::Request& req, httplib::Response& res);
+void handle_models(ServerState& st, const httplib::Request& req, httplib::Response& res);
+void handle_tokenize(ServerState& st, const httplib::Request& req, httplib::Response& res);
+void handle_detokenize(ServerState& st, const httplib::Request& req, httplib::Response& res);
+void handle_health(ServerState& st, const httplib::Request& req, httplib::Response& res);
+void handle_metrics(ServerState& st, const httplib::Request& req, httplib::Response& res);
+
+// One delta of one choice of an HTTP request.
+struct RunEvent {
+  std::int32_t prompt_index = 0;
+  std::int32_t choice = 0;  // prompt_index * n + the completion's index
+  OutputDelta delta;
+};
+
+// Drives the engine requests of one HTTP request (one per prompt of a batch), merges their
+// deltas, and aborts them when the client goes away, the request times out or the server drains.
+class GenerationRun {
+ public:
+  GenerationRun(ServerState& st, Ready ready, const httplib::Request& req);
+  ~GenerationRun();  // aborts whatever is unfinished, records metrics
+  GenerationRun(const GenerationRun&) = delete;
+  GenerationRun& operator=(const GenerationRun&) = delete;
+
+  // Submits every request; on an error aborts those already queued.
+  std::optional<ApiError> submit(std::vector<GenerateRequest> requests);
+  // The next delta, or nullopt when every completion has finished.
+  std::optional<RunEvent> next();
+  const std::vector<std::shared_ptr<OutputStream>>& streams() const { return streams_; }
+  // Why the run was cut short ("" when it was not): client gone, timeout, shutdown.
+  const std::string& cut_reason() const { return cut_reason_; }
+  double first_token_seconds() const { return ttft_; }
+  void abort_all(const std::string& reason);
+
+ private:
+  void on_finished(std::size_t i);
+  RunEvent take(std::size_t i, OutputDelta d);
+  void check_cut();
+
+  ServerState& st_;
+  Ready ready_;
+  PeerWatch peer_;
+  std::vector<std::shared_ptr<OutputStream>> streams_;
+  std::vector<std::int32_t> n_;
+  std::vector<bool> done_;
+  std::vector<std::vector<FinishReason>> reasons_;
+  std::vector<std::vector<double>> last_token_time_;  // per stream, per completion
+  std::size_t next_stream_ = 0;
+  std::string cut_reason_;
+  std::chrono::steady_clock::time_point start_, last_check_;
+  double ttft_ = -1;
+  bool counted_ = false;
+};
+
+}  // namespace ferrite::server

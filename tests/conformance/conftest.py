@@ -1,0 +1,103 @@
+"""Starts one `ferrite serve` for the session (the tiny llama fixture with the Qwen3 tokenizer)
+and gives tests an OpenAI client and schema validators."""
+import copy
+import json
+import os
+import re
+import subprocess
+import time
+import urllib.request
+
+import jsonschema
+import openai
+import pytest
+
+ROOT = os.environ.get("FERRITE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
+SHARED = os.environ.get("FERRITE_SHARED", os.path.join(ROOT, "..", "shared"))
+BINARY = os.environ.get("FERRITE_BINARY", os.path.join(ROOT, "build", "bin", "ferrite"))
+MODEL = "tiny"
+API_KEY = "conformance-key"
+# The fixture model knows 512 ids, so the template writes plain text only.
+TEMPLATE = "{% for m in messages %}{{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %} and{% endif %}"
+
+
+class Server:
+    def __init__(self, proc, port, log):
+        self.proc, self.port, self.log = proc, port, log
+        self.base = f"http://127.0.0.1:{port}"
+
+    def request(self, method, path, body=None, key=API_KEY, raw=None):
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        req = urllib.request.Request(self.base + path, data=data, method=method)
+        req.add_header("Content-Type", "application/json")
+        if key:
+            req.add_header("Authorization", f"Bearer {key}")
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    args = [BINARY, "serve", os.path.join(ROOT, "tests/data/models/llama"),
+            "--tokenizer", os.path.join(SHARED, "fixtures/tokenizers/qwen3"),
+            "--chat-template", TEMPLATE, "--served-model-name", MODEL, "--port", "0",
+            "--api-key", API_KEY, "--max-logprobs", "5", "--http-threads", "64",
+            "--generation-config", "vllm"]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+    port = None
+    for _ in range(600):
+        text = log.read_text(errors="replace")
+        m = re.search(r"on http://127\.0\.0\.1:(\d+)", text)
+        if m:
+            port = int(m.group(1))
+            break
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    if port is None:
+        proc.kill()
+        pytest.fail("ferrite serve did not become ready:\n" + log.read_text(errors="replace"))
+    s = Server(proc, port, log)
+    yield s
+    proc.terminate()
+    assert proc.wait(timeout=30) == 0, log.read_text(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def client(server):
+    return openai.OpenAI(base_url=server.base + "/v1", api_key=API_KEY, max_retries=0, timeout=60)
+
+
+def _rewrite_nullable(node):
+    """OpenAPI 3.0's `nullable: true` inside a 3.1 document -> JSON Schema's null type."""
+    if isinstance(node, list):
+        return [_rewrite_nullable(x) for x in node]
+    if not isinstance(node, dict):
+        return node
+    node = {k: _rewrite_nullable(v) for k, v in node.items()}
+    if node.pop("nullable", False):
+        if isinstance(node.get("type"), str):
+            node["type"] = [node["type"], "null"]
+            if "enum" in node:
+                node["enum"] = list(node["enum"]) + [None]
+        else:
+            node = {"anyOf": [node, {"type": "null"}]}
+    return node
+
+
+@pytest.fixture(scope="session")
+def schema():
+    with open(os.path.join(SHARED, "fixtures/openai/openapi.json")) as f:
+        doc = json.load(f)
+    components = _rewrite_nullable(doc["components"])
+
+    def validate(instance, name):
+        root = {"components": copy.deepcopy(components), "$ref": f"#/components/schemas/{name}"}
+        jsonschema.Draft202012Validator(root).validate(instance)
+
+    return validate
