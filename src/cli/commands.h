@@ -21,5 +21,7 @@ int run_tokenize(const std::vector<std::string>& args);
 int run_detokenize(const std::vector<std::string>& args);
 int run_render_chat(const std::vector<std::string>& args);
 int run_serve(const std::vector<std::string>& args);
+int run_chat(const std::vector<std::string>& args);
+int run_bench(const std::vector<std::string>& args);
 
 }  // namespace ferrite::cli

@@ -15,6 +15,7 @@
 #include "cli/commands.h"
 #include "cli/engine_flags.h"
 #include "ferrite/engine.h"
+#include "server/grpc/grpc_server.h"
 #include "server/http/http_server.h"
 #include "tokenizer/tokenizer.h"
 
@@ -99,6 +100,7 @@ int run_serve(const std::vector<std::string>& argv) {
   add_engine_flags(args);
   args.flag("host", "ADDR", "address to listen on", "127.0.0.1")
       .flag("port", "N", "port to listen on (0: any free port)", "8000")
+      .flag("grpc-port", "N", "also serve the gRPC API (ferrite.v1) on this port (0: off)", "0")
       .multi("served-model-name", "NAME", "the model name(s) clients use (default: the model path)")
       .flag("api-key", "KEY", "require 'Authorization: Bearer KEY' on /v1/* (also FERRITE_API_KEY)")
       .flag("max-queue-len", "N", "answer 503 once this many requests wait (0: unbounded)", "0")
@@ -134,6 +136,29 @@ int run_serve(const std::vector<std::string>& argv) {
     return report_error("serve", invalid_argument("--shutdown-timeout must be a number of seconds >= 0"));
 
 
+  auto grpc_port_flag = args.get_int("grpc-port");
+  if (!grpc_port_flag.ok()) return report_error("serve", grpc_port_flag.status());
+  if (*grpc_port_flag < 0 || *grpc_port_flag > 65535)
+    return report_error("serve", invalid_argument("--grpc-port must be between 0 and 65535 (0: off)"));
+  server::GrpcConfig gc;
+  gc.host = sc->host;
+  gc.port = static_cast<int>(*grpc_port_flag);
+  gc.served_model_names = sc->served_model_names;
+  gc.model_path = sc->model_path;
+  gc.api_key = sc->api_key;
+  gc.max_queue_len = sc->max_queue_len;
+  gc.max_num_seqs = sc->max_num_seqs;
+  gc.max_logprobs = sc->max_logprobs;
+  gc.request_timeout_s = sc->request_timeout_s;
+  gc.max_message_bytes = sc->max_request_bytes;
+  server::GrpcServer grpc(gc);
+  int grpc_port = 0;
+  if (gc.port != 0) {
+    auto p = grpc.start();
+    if (!p.ok()) return report_error("serve", p.status().with_context("--grpc-port"));
+    grpc_port = *p;
+  }
+
   server::HttpServer http(*sc);
   auto port = http.bind();
   if (!port.ok()) return report_error("serve", port.status());
@@ -157,6 +182,7 @@ int run_serve(const std::vector<std::string>& argv) {
 
   auto engine = Engine::create(*ec);
   if (!engine.ok()) {
+    grpc.drain(std::chrono::milliseconds(0));
     http.drain(std::chrono::milliseconds(0));
     listener.join();
     return report_error("serve", engine.status());
@@ -164,19 +190,25 @@ int run_serve(const std::vector<std::string>& argv) {
   std::shared_ptr<Engine> shared(std::move(*engine));
   const ModelInfo info = shared->model_info();
   http.set_ready(shared, *tok, info);
+  grpc.set_ready(shared, *tok, info);
   ready = true;
   std::string note = args.get("ready-note");
-  std::fprintf(stderr, "ferrite: serving %s (%s, %s, %lld KV blocks of %lld) on http://%s:%d%s%s\n",
+  const std::string grpc_note = grpc_port != 0 ? " and grpc://" + sc->host + ":" + std::to_string(grpc_port) : "";
+  std::fprintf(stderr, "ferrite: serving %s (%s, %s, %lld KV blocks of %lld) on http://%s:%d%s%s%s\n",
                sc->served_model_names.front().c_str(), info.architecture.c_str(), info.dtype.c_str(),
                static_cast<long long>(info.num_kv_blocks), static_cast<long long>(info.block_size), sc->host.c_str(), *port,
-               note.empty() ? "" : " ", note.c_str());
+               grpc_note.c_str(), note.empty() ? "" : " ", note.c_str());
   std::fflush(stderr);
 
   stop.wait();
   if (stop.signal != 0) {
     FERRITE_LOG_INFO("signal {}: draining {} request(s), up to {} s", stop.signal, http.in_flight(), shutdown_s);
+    // Both front ends drain at once, each up to the same timeout.
+    std::thread grpc_drain([&] { grpc.drain(std::chrono::milliseconds(static_cast<long long>(shutdown_s * 1000))); });
     http.drain(std::chrono::milliseconds(static_cast<long long>(shutdown_s * 1000)));
+    grpc_drain.join();
   }
+  grpc.drain(std::chrono::milliseconds(0));
   listener.join();
   shared->shutdown();
   if (!serve_status.ok()) return report_error("serve", serve_status);

@@ -58,11 +58,11 @@ void send_error(httplib::Response& res, const ApiError& e) {
 
 std::optional<Ready> ready_or_error(ServerState& st, httplib::Response& res, bool generating) {
   if (generating && st.draining.load()) {
-    send_error(res, {503, "the server is shutting down", "ServiceUnavailableError", "", ""});
+    send_error(res, {503, kShuttingDownMessage, "ServiceUnavailableError", "", ""});
     return std::nullopt;
   }
   if (!st.ready.load()) {
-    send_error(res, {503, "the model is still loading", "ServiceUnavailableError", "", ""});
+    send_error(res, {503, kLoadingMessage, "ServiceUnavailableError", "", ""});
     return std::nullopt;
   }
   Ready r;
@@ -74,7 +74,7 @@ std::optional<Ready> ready_or_error(ServerState& st, httplib::Response& res, boo
     r.metrics = st.metrics.get();
   }
   if (!r.engine->healthy()) {
-    send_error(res, {503, "the engine stopped after an internal error", "ServiceUnavailableError", "", ""});
+    send_error(res, {503, kEngineStoppedMessage, "ServiceUnavailableError", "", ""});
     return std::nullopt;
   }
   return r;
@@ -92,10 +92,9 @@ std::optional<ApiError> parse_body(const std::string& body, OJson* ordered, Body
 std::optional<ApiError> check_model(const ServerState& st, const Body& body) {
   if (!body.contains("model") || body.at("model").is_null()) return std::nullopt;
   if (!body.at("model").is_string()) return bad_request("'model' must be a string", "model");
-  const auto name = body.at("model").get<std::string>();
-  for (const auto& n : st.config.served_model_names)
-    if (n == name) return std::nullopt;
-  return ApiError{404, "The model `" + name + "` does not exist.", "NotFoundError", "model", "model_not_found"};
+  const Status found = check_served_model(st.config.served_model_names, body.at("model").get<std::string>());
+  if (found.ok()) return std::nullopt;
+  return ApiError{404, found.message(), "NotFoundError", "model", "model_not_found"};
 }
 
 std::string new_id(ServerState& st, const char* prefix) {
@@ -150,16 +149,9 @@ GenerationRun::~GenerationRun() {
 }
 
 std::optional<ApiError> GenerationRun::submit(std::vector<GenerateRequest> requests) {
-  if (st_.config.max_queue_len > 0) {
-    // The engine's snapshot lags a step behind, so the server's own count of requests beyond
-    // what one step can run is taken too.
-    const EngineStats s = ready_.engine->stats();
-    const std::int64_t beyond = st_.in_flight.load() - st_.config.max_num_seqs;
-    if (std::max(s.num_waiting, beyond) >= st_.config.max_queue_len)
-      return ApiError{503, "the server is overloaded: " + std::to_string(st_.config.max_queue_len) +
-                               " requests are already waiting (--max-queue-len)",
-                      "ServiceUnavailableError", "", ""};
-  }
+  if (Status q = check_queue(*ready_.engine, st_.config.max_queue_len, st_.in_flight.load(), st_.config.max_num_seqs);
+      !q.ok())
+    return api_error_from(q);
   for (auto& r : requests) {
     const std::int32_t n = r.sampling.n;
     auto stream = ready_.engine->submit(std::move(r));

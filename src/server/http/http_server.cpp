@@ -14,18 +14,6 @@ namespace ferrite::server {
 
 namespace {
 
-// Compares in time that depends only on the lengths, so a key cannot be guessed byte by byte.
-bool constant_time_equal(const std::string& a, const std::string& b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  const std::size_t n = std::max(a.size(), b.size());
-  for (std::size_t i = 0; i < n; ++i) {
-    const unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
-    const unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
-    diff |= static_cast<unsigned char>(x ^ y);
-  }
-  return diff == 0;
-}
-
 const std::set<std::string> kKnownPaths = {"/v1/completions", "/v1/chat/completions", "/v1/models", "/tokenize",
                                            "/detokenize",     "/health",              "/metrics",   "/version"};
 
@@ -50,12 +38,9 @@ HttpServer::HttpServer(ServerConfig config) : state_(std::make_shared<ServerStat
 
   svr.set_pre_routing_handler([st](const httplib::Request& req, httplib::Response& res) {
     if (st->config.api_key.empty() || req.path.rfind("/v1/", 0) != 0) return httplib::Server::HandlerResponse::Unhandled;
-    const std::string auth = req.get_header_value("Authorization");
-    const std::string prefix = "Bearer ";
-    const bool ok = auth.rfind(prefix, 0) == 0 && constant_time_equal(auth.substr(prefix.size()), st->config.api_key);
-    if (ok) return httplib::Server::HandlerResponse::Unhandled;
-    send_error(res, {401, "Incorrect or missing API key (send 'Authorization: Bearer <key>')", "AuthenticationError", "",
-                     "invalid_api_key"});
+    if (bearer_matches(req.get_header_value("Authorization"), st->config.api_key))
+      return httplib::Server::HandlerResponse::Unhandled;
+    send_error(res, {401, kApiKeyMessage, "AuthenticationError", "", "invalid_api_key"});
     FERRITE_LOG_INFO("- {} {} 401", req.method, req.path);
     return httplib::Server::HandlerResponse::Handled;
   });

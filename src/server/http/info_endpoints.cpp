@@ -88,26 +88,24 @@ void handle_detokenize(ServerState& st, const httplib::Request& req, httplib::Re
   if (auto e = check_model(st, b)) return send_error(res, *e);
   if (!b.contains("tokens") || !b.at("tokens").is_array()) return send_error(res, bad_request("'tokens' (a list of token ids) is required", "tokens"));
   if (!ready->tokenizer) return send_error(res, bad_request("the model directory has no tokenizer"));
-  std::vector<std::int32_t> ids;
-  const auto vocab = static_cast<std::int64_t>(ready->tokenizer->vocab_size());
+  std::vector<std::int64_t> ids;
   for (const auto& v : b.at("tokens")) {
     if (!v.is_number_integer()) return send_error(res, bad_request("'tokens' must be a list of integers", "tokens"));
-    const auto id = v.get<std::int64_t>();
-    if (id < 0 || id >= vocab)
-      return send_error(res, bad_request("token id " + std::to_string(id) + " is outside the vocabulary [0, " + std::to_string(vocab) + ")", "tokens"));
-    ids.push_back(static_cast<std::int32_t>(id));
+    ids.push_back(v.get<std::int64_t>());
   }
-  res.set_content(dump(Json{{"prompt", ready->tokenizer->decode(ids, false)}}), "application/json");
+  auto text = detokenize_ids(ready->tokenizer.get(), ids, false);
+  if (!text.ok()) return send_error(res, bad_request(text.status().message(), "tokens"));
+  res.set_content(dump(Json{{"prompt", *text}}), "application/json");
 }
 
 void handle_health(ServerState& st, const httplib::Request&, httplib::Response& res) {
-  if (!st.ready.load()) return send_error(res, {503, "the model is still loading", "ServiceUnavailableError", "", ""});
+  if (!st.ready.load()) return send_error(res, {503, kLoadingMessage, "ServiceUnavailableError", "", ""});
   std::shared_ptr<Engine> engine;
   {
     std::lock_guard<std::mutex> lock(st.mu);
     engine = st.engine;
   }
-  if (!engine->healthy()) return send_error(res, {503, "the engine stopped after an internal error", "ServiceUnavailableError", "", ""});
+  if (!engine->healthy()) return send_error(res, {503, kEngineStoppedMessage, "ServiceUnavailableError", "", ""});
   res.status = 200;
 }
 

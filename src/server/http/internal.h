@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ferrite/engine.h"
+#include "server/common/serving.h"
 #include "server/http/http_server.h"
 #include "server/http/metrics.h"
 #include "server/http/peer_socket.h"
