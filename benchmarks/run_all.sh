@@ -25,6 +25,7 @@ run() {
 }
 run model "$build_dir/bin/bench_model" --model-shape all
 run engine "$build_dir/bin/bench_engine"
+run engine_decode_heavy "$build_dir/bin/bench_engine" --input-len 16 --output-len 128
 run sched "$build_dir/bin/bench_sched"
 run sample "$build_dir/bin/bench_sample"
 run chat_render "$build_dir/bin/bench_chat_render" || true

@@ -1,6 +1,6 @@
 // Engine benchmarks on dummy weights at a real model's shape (default: Qwen2.5-0.5B in bf16):
 //  (b) offline throughput: generated tokens/s with 1, 4, 16 and 64 concurrent requests
-//      (random 32-token prompts, 32 greedy tokens each, EOS ignored);
+//      (random prompts of --input-len tokens (32), --output-len greedy tokens (32), EOS ignored);
 //  (c) prefix caching: time to first token of a request whose 1024-token prefix is cached,
 //      against the same request with the cache cold.
 // Prints one JSON object on stdout. `--quick` runs a tiny model for a smoke test.
@@ -58,7 +58,9 @@ int main(int argc, char** argv) {
     if (a == "--quick") quick = true;
     else if (a == "--model" && i + 1 < argc) model = argv[++i];
     else if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
-    else return fail("usage: bench_engine [--model CONFIG_DIR] [--threads N] [--quick]");
+    else if (a == "--input-len" && i + 1 < argc) prompt_len = std::atoll(argv[++i]);
+    else if (a == "--output-len" && i + 1 < argc) gen_len = std::atoll(argv[++i]);
+    else return fail("usage: bench_engine [--model CONFIG_DIR] [--threads N] [--input-len N] [--output-len N] [--quick]");
   }
   std::string tmp_dir;
   if (quick) {
@@ -94,6 +96,8 @@ int main(int argc, char** argv) {
   out["dtype"] = info.dtype;
   out["parameters"] = info.num_parameters;
   out["kv_blocks"] = info.num_kv_blocks;
+  out["input_len"] = prompt_len;
+  out["output_len"] = gen_len;
 
   // Warm-up: page in the weights and the allocator.
   for (auto& s : {*(*engine)->submit(make_request(random_prompt(rng, prompt_len, info.vocab_size), 2))})

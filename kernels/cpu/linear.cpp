@@ -14,7 +14,7 @@ namespace ferrite::kernels::cpu {
 namespace {
 
 constexpr std::int64_t kKc = 256;           // k block of the GEMM path (x tile stays in L1)
-constexpr std::int64_t kGemvMaxRows = 4;    // rows up to which the direct GEMV path runs
+constexpr std::int64_t kGemvMaxRows = 16;   // rows up to which the direct path runs (batched decode)
 
 inline float load_scalar(const void* p, WeightType t, std::int64_t i) {
   switch (t) {
@@ -168,12 +168,30 @@ void micro256_rows(int mr, const float* x, std::int64_t ldx, const typename L::T
   }
 }
 
-// Small M: read the packed weights directly, four panels per step for memory-level parallelism.
+// Small M (decode batches): read the packed weights directly, widening them in registers. Up to
+// four rows take four panels per step (memory-level parallelism); more rows go in tiles of 8
+// over two panels (16 accumulators), each tile re-reading the panels from cache.
 template <typename L>
 FERRITE_AVX512 void gemv512(const float* x, std::int64_t m, std::int64_t k, std::int64_t ldx,
                             const typename L::T* packed, std::int64_t n, const float* bias, float* y,
                             std::int64_t ldy, std::int64_t p_begin, std::int64_t p_end) {
   const std::int64_t pstride = k * 16;
+  if (m > 4) {
+    for (std::int64_t p = p_begin; p < p_end; p += 2) {
+      const int np = static_cast<int>(std::min<std::int64_t>(2, p_end - p));
+      const std::int64_t n0 = p * 16;
+      const typename L::T* b = packed + p * pstride;
+      const float* bb = bias ? bias + n0 : nullptr;
+      for (std::int64_t m0 = 0; m0 < m; m0 += 8) {
+        const int mr = static_cast<int>(std::min<std::int64_t>(8, m - m0));
+        if (np == 2)
+          micro512_rows<2, L>(mr, x + m0 * ldx, ldx, 1, b, pstride, k, y + m0 * ldy + n0, ldy, n - n0, false, bb);
+        else
+          micro512_rows<1, L>(mr, x + m0 * ldx, ldx, 1, b, pstride, k, y + m0 * ldy + n0, ldy, n - n0, false, bb);
+      }
+    }
+    return;
+  }
   for (std::int64_t p = p_begin; p < p_end; p += 4) {
     const int np = static_cast<int>(std::min<std::int64_t>(4, p_end - p));
     const std::int64_t n0 = p * 16;

@@ -4,15 +4,15 @@
 
 namespace ferrite::base {
 
-void init_logging(const std::string& level) {
-  static bool done = false;
-  if (!done) {
-    auto logger = spdlog::stderr_color_mt("ferrite");
-    spdlog::set_default_logger(logger);
-    spdlog::set_pattern("[ferrite] [%l] %v");
-    done = true;
-  }
-  spdlog::set_level(spdlog::level::from_str(level));
+spdlog::logger& logger() {
+  static const std::shared_ptr<spdlog::logger> instance = [] {
+    auto l = spdlog::stderr_color_mt("ferrite");
+    l->set_pattern("[ferrite] [%l] %v");
+    return l;
+  }();
+  return *instance;
 }
+
+void init_logging(const std::string& level) { logger().set_level(spdlog::level::from_str(level)); }
 
 }  // namespace ferrite::base
