@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 
@@ -60,6 +61,26 @@ inline std::string make_temp_dir(const std::string& tag) {
                    ("ferrite-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand()));
   std::filesystem::create_directories(dir);
   return dir.string();
+}
+
+// A model directory with only a config.json (load it with --load-format dummy): the reference
+// llama fixture widened to 6 layers of 512, so a decode step takes milliseconds and a request is
+// still running when a test aborts, cancels or times it out. Written once per test process.
+inline std::string slow_dummy_model_dir() {
+  static const std::string dir = [] {
+    const std::string d = make_temp_dir("slow-model");
+    nlohmann::json c = nlohmann::json::parse(read_text(source_dir() + "/tests/data/models/llama/config.json"));
+    c["hidden_size"] = 512;
+    c["intermediate_size"] = 1536;
+    c["num_attention_heads"] = 8;
+    c["num_key_value_heads"] = 8;
+    c["head_dim"] = 64;
+    c["num_hidden_layers"] = 6;
+    c["max_position_embeddings"] = 4096;
+    std::ofstream(d + "/config.json") << c.dump(1);
+    return d;
+  }();
+  return dir;
 }
 
 }  // namespace ferrite::testing

@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/sse_parser.h"
 #include "cli/engine_flags.h"
 #include "ferrite/engine.h"
 
@@ -62,31 +63,6 @@ struct BenchOptions {
 // Runs one request (prompt token ids) to the end, streaming, and times it.
 using Runner = std::function<RequestResult(const std::vector<std::int32_t>&)>;
 
-// Splits an SSE byte stream into the payloads of its `data:` lines.
-class SseParser {
- public:
-  template <typename F>
-  void feed(const char* data, std::size_t n, F&& on_data) {
-    buf_.append(data, n);
-    std::size_t start = 0;
-    for (;;) {
-      const std::size_t nl = buf_.find('\n', start);
-      if (nl == std::string::npos) break;
-      std::string line = buf_.substr(start, nl - start);
-      start = nl + 1;
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (line.rfind("data:", 0) == 0) {
-        std::size_t p = 5;
-        if (p < line.size() && line[p] == ' ') ++p;
-        on_data(line.substr(p));
-      }
-    }
-    buf_.erase(0, start);
-  }
-
- private:
-  std::string buf_;
-};
 
 // ---- server mode --------------------------------------------------------------------------
 

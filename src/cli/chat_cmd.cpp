@@ -18,6 +18,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/sse_parser.h"
 #include "cli/engine_flags.h"
 #include "ferrite/engine.h"
 
@@ -138,31 +139,6 @@ class EngineBackend : public Backend {
   long long turn_ = 0;
 };
 
-// Splits an SSE byte stream into the payloads of its `data:` lines.
-class SseParser {
- public:
-  template <typename F>
-  void feed(const char* data, std::size_t n, F&& on_data) {
-    buf_.append(data, n);
-    std::size_t start = 0;
-    for (;;) {
-      const std::size_t nl = buf_.find('\n', start);
-      if (nl == std::string::npos) break;
-      std::string line = buf_.substr(start, nl - start);
-      start = nl + 1;
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (line.rfind("data:", 0) == 0) {
-        std::size_t p = 5;
-        if (p < line.size() && line[p] == ' ') ++p;
-        on_data(line.substr(p));
-      }
-    }
-    buf_.erase(0, start);
-  }
-
- private:
-  std::string buf_;
-};
 
 class HttpBackend : public Backend {
  public:

@@ -253,14 +253,9 @@ TEST(Engine, NGreaterThanOne) {
 }
 
 TEST(Engine, AbortFreesBlocksAndEndsTheStream) {
-  // A request with a lot left to do (2000 tokens of a dummy model with 4 layers of 256), so the
-  // abort sent after its first delta lands while it runs: hundreds of steps of margin.
-  const std::string dir = testing::make_temp_dir("abort");
-  std::ofstream(dir + "/config.json") << R"({"architectures": ["LlamaForCausalLM"], "model_type": "llama",
-    "vocab_size": 1000, "hidden_size": 256, "intermediate_size": 512, "num_hidden_layers": 4,
-    "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 4096,
-    "rms_norm_eps": 1e-6, "torch_dtype": "float32"})";
-  EngineConfig c = base_config(dir);
+  // A request with a lot left to do (2000 tokens of a 6-layer dummy model), so the abort sent
+  // after its first delta lands while it runs: hundreds of steps of margin.
+  EngineConfig c = base_config(testing::slow_dummy_model_dir());
   c.load_format = "dummy";
   auto engine = make_engine(c);
   GenerateRequest r = greedy({1, 2, 3, 4, 5}, 2000);
@@ -281,7 +276,6 @@ TEST(Engine, AbortFreesBlocksAndEndsTheStream) {
   EXPECT_EQ(engine->stats().num_free_kv_blocks, engine->stats().num_kv_blocks);
   // The engine still serves.
   EXPECT_EQ(drain(**engine->submit(greedy({1, 2}, 3))).tokens[0].size(), 3u);
-  std::filesystem::remove_all(dir);
 }
 
 TEST(Engine, BadRequestsAreRejectedAndChangeNothing) {

@@ -27,24 +27,6 @@ using nlohmann::json;
 std::string qwen3_tokenizer() { return testing::shared_dir() + "/fixtures/tokenizers/qwen3"; }
 bool have_shared() { return fs::exists(qwen3_tokenizer() + "/tokenizer.json"); }
 
-// A larger random model (dummy weights) whose decode takes milliseconds per token, so a request is
-// still running when the deadline passes or the client cancels.
-std::string slow_model_dir() {
-  static const std::string dir = [] {
-    const std::string d = testing::make_temp_dir("grpc-slow-model");
-    json c = json::parse(testing::read_text(testing::source_dir() + "/tests/data/models/llama/config.json"));
-    c["hidden_size"] = 512;
-    c["intermediate_size"] = 1536;
-    c["num_attention_heads"] = 8;
-    c["num_key_value_heads"] = 8;
-    c["head_dim"] = 64;
-    c["num_hidden_layers"] = 6;
-    c["max_position_embeddings"] = 4096;
-    std::ofstream(d + "/config.json") << c.dump(1);
-    return d;
-  }();
-  return dir;
-}
 
 struct Served {
   std::shared_ptr<Engine> engine;
@@ -95,7 +77,7 @@ EngineConfig tiny_config(bool with_tokenizer) {
 
 EngineConfig slow_config() {
   EngineConfig c;
-  c.model_dir = slow_model_dir();
+  c.model_dir = testing::slow_dummy_model_dir();
   c.load_format = "dummy";
   c.num_kv_blocks = 256;
   c.enable_prefix_caching = false;  // so "all blocks free" is exact after an abort

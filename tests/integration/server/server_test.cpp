@@ -33,24 +33,6 @@ bool have_shared() { return fs::exists(qwen3_tokenizer() + "/tokenizer.json"); }
 const char* kPlainTemplate =
     "{% for m in messages %}{{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %} and{% endif %}";
 
-// A larger random model (dummy weights) whose decode takes milliseconds per token, so a request
-// is still running when the test disconnects, times out or shuts down.
-std::string slow_model_dir() {
-  static const std::string dir = [] {
-    const std::string d = testing::make_temp_dir("slow-model");
-    json c = json::parse(testing::read_text(testing::source_dir() + "/tests/data/models/llama/config.json"));
-    c["hidden_size"] = 512;
-    c["intermediate_size"] = 1536;
-    c["num_attention_heads"] = 8;
-    c["num_key_value_heads"] = 8;
-    c["head_dim"] = 64;
-    c["num_hidden_layers"] = 6;
-    c["max_position_embeddings"] = 4096;
-    std::ofstream(d + "/config.json") << c.dump(1);
-    return d;
-  }();
-  return dir;
-}
 
 struct Served {
   std::shared_ptr<Engine> engine;
@@ -416,7 +398,7 @@ TEST_F(TokenIdServer, ConcurrentGreedyEqualsSequential) {
 
 EngineConfig slow_config() {
   EngineConfig c;
-  c.model_dir = slow_model_dir();
+  c.model_dir = testing::slow_dummy_model_dir();
   c.load_format = "dummy";
   c.use_generation_config = false;
   c.max_num_seqs = 4;
