@@ -103,6 +103,15 @@ Status Args::parse(const std::vector<std::string>& argv) {
   return ok_status();
 }
 
+std::optional<int> Args::parse_or_exit(const std::vector<std::string>& argv) {
+  if (Status st = parse(argv); !st.ok()) return report_error(command_.substr(0, command_.find(' ')), st);
+  if (help_) {
+    std::printf("%s", usage().c_str());
+    return 0;
+  }
+  return std::nullopt;
+}
+
 std::string Args::usage() const {
   std::ostringstream ss;
   ss << "usage: ferrite " << command_;

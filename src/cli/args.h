@@ -25,6 +25,9 @@ class Args {
 
   // Parses argv (without the program and command names). On "--help" sets help_requested().
   Status parse(const std::vector<std::string>& argv);
+  // The prologue of every command: parses argv; on an error prints it and returns the exit code,
+  // on --help prints the usage and returns 0; otherwise returns nullopt (go on).
+  std::optional<int> parse_or_exit(const std::vector<std::string>& argv);
   bool help_requested() const { return help_; }
   std::string usage() const;
 

@@ -384,11 +384,7 @@ int run_bench(const std::vector<std::string>& argv_in) {
             "random prompt ids are drawn from [0, N) (default: the model's vocabulary in-process, 500 with --url)")
       .flag("request-timeout", "SECONDS", "with --url: give up on a request silent this long", "600")
       .flag("json", "FILE", "also write the result JSON to FILE");
-  if (Status st = args.parse(argv); !st.ok()) return report_error("bench", st);
-  if (args.help_requested()) {
-    std::printf("%s", args.usage().c_str());
-    return 0;
-  }
+  if (auto code = args.parse_or_exit(argv)) return *code;
   auto opts = bench_options_from(args);
   if (!opts.ok()) return report_error("bench", opts.status());
   BenchOptions o = *opts;

@@ -234,11 +234,7 @@ int run_chat(const std::vector<std::string>& argv) {
       .flag("temperature", "T", "sampling temperature (default: the model's generation_config or 1)")
       .flag("top-p", "P", "nucleus sampling (default: the model's generation_config or 1)")
       .flag("max-tokens", "N", "most tokens per reply (default: up to the context length)");
-  if (Status st = args.parse(argv); !st.ok()) return report_error("chat", st);
-  if (args.help_requested()) {
-    std::printf("%s", args.usage().c_str());
-    return 0;
-  }
+  if (auto code = args.parse_or_exit(argv)) return *code;
   auto opt = chat_options_from(args);
   if (!opt.ok()) return report_error("chat", opt.status());
 

@@ -227,11 +227,7 @@ int run_generate(const std::vector<std::string>& argv) {
       .boolean("json", "print {\"token_ids\": [...], \"text\": ..., \"finish_reason\": ...}")
       .flag("input", "FILE.jsonl", "offline mode: one request per line")
       .flag("output", "FILE.jsonl", "offline mode: where results go, in input order (default: stdout)");
-  if (Status st = args.parse(argv); !st.ok()) return report_error("generate", st);
-  if (args.help_requested()) {
-    std::printf("%s", args.usage().c_str());
-    return 0;
-  }
+  if (auto code = args.parse_or_exit(argv)) return *code;
   auto config = engine_config_from(args);
   if (!config.ok()) return report_error("generate", config.status());
   if (!args.has("input") && !args.has("prompt") && !args.has("prompt-ids"))

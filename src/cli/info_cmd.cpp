@@ -78,11 +78,7 @@ int run_info(const std::vector<std::string>& argv) {
   Args args("info", "Describe a model directory: architecture, parameter count, dtype, memory needed.");
   add_model_flags(args);
   args.boolean("json", "print JSON");
-  if (Status st = args.parse(argv); !st.ok()) return report_error("info", st);
-  if (args.help_requested()) {
-    std::printf("%s", args.usage().c_str());
-    return 0;
-  }
+  if (auto code = args.parse_or_exit(argv)) return *code;
   if (Status st = info(args); !st.ok()) return report_error("info", st);
   return 0;
 }

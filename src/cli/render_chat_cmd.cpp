@@ -37,11 +37,7 @@ int run_render_chat(const std::vector<std::string>& argv) {
       .flag("kwargs", "JSON", "extra template variables as a JSON object, e.g. '{\"enable_thinking\": false}'")
       .flag("chat-template", "FILE_OR_TEXT", "use this template instead of the model's (a file or the template text)")
       .flag("template-name", "NAME", "pick a named template of the model (default: HF's choice)");
-  if (Status st = args.parse(argv); !st.ok()) return report_error("render-chat", st);
-  if (args.help_requested()) {
-    std::printf("%s", args.usage().c_str());
-    return 0;
-  }
+  if (auto code = args.parse_or_exit(argv)) return *code;
   if (!args.has("tokenizer") && !args.has("chat-template"))
     return report_error("render-chat", invalid_argument("--tokenizer DIR (or --chat-template) is required"));
   if (!args.has("messages")) return report_error("render-chat", invalid_argument("--messages FILE is required"));

@@ -112,11 +112,7 @@ int run_serve(const std::vector<std::string>& argv) {
       .flag("tensor-parallel-size", "N", "tensor-parallel degree (1 in this launch)", "1")
       .flag("gpu-memory-utilization", "FRACTION", "accepted for vLLM compatibility (the CPU backend uses --kv-cache-memory)")
       .flag("ready-note", "TEXT", "appended to the ready line (scripts/dev.sh: what model this is)");
-  if (Status st = args.parse(argv); !st.ok()) return report_error("serve", st);
-  if (args.help_requested()) {
-    std::printf("%s", args.usage().c_str());
-    return 0;
-  }
+  if (auto code = args.parse_or_exit(argv)) return *code;
   auto tp = args.get_int("tensor-parallel-size");
   if (!tp.ok()) return report_error("serve", tp.status());
   if (*tp < 1) return report_error("serve", invalid_argument("--tensor-parallel-size must be >= 1"));

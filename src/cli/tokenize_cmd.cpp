@@ -63,11 +63,7 @@ int run_tokenize(const std::vector<std::string>& argv) {
       .flag("text", "TEXT", "the text to encode (default: read stdin)")
       .flag("jsonl", "FILE", "encode the \"text\" of every line of FILE")
       .boolean("add-special-tokens", "add the model's special tokens (e.g. BOS), as transformers does by default");
-  if (Status st = args.parse(argv); !st.ok()) return report_error("tokenize", st);
-  if (args.help_requested()) {
-    std::printf("%s", args.usage().c_str());
-    return 0;
-  }
+  if (auto code = args.parse_or_exit(argv)) return *code;
   if (args.has("text") && args.has("jsonl"))
     return report_error("tokenize", invalid_argument("give --text or --jsonl, not both"));
   auto tok = load_tokenizer(args);
@@ -102,11 +98,7 @@ int run_detokenize(const std::vector<std::string>& argv) {
       .boolean("skip-special-tokens", "leave special tokens out of the text")
       .boolean("clean-up-tokenization-spaces", "apply transformers' clean-up (\" .\" -> \".\"); default: the config's",
                /*negatable=*/true);
-  if (Status st = args.parse(argv); !st.ok()) return report_error("detokenize", st);
-  if (args.help_requested()) {
-    std::printf("%s", args.usage().c_str());
-    return 0;
-  }
+  if (auto code = args.parse_or_exit(argv)) return *code;
   if (!args.has("ids")) return report_error("detokenize", invalid_argument("--ids is required, e.g. --ids 1,2,3"));
   std::vector<std::int32_t> ids;
   if (!args.get("ids").empty()) {

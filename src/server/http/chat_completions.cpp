@@ -224,8 +224,7 @@ void handle_chat_completions(ServerState& st, const httplib::Request& req, httpl
   if (!ready) return;
   OJson ordered;
   Body body;
-  if (auto e = parse_body(req.body, &ordered, &body)) return send_error(res, *e);
-  if (auto e = check_model(st, body)) return send_error(res, *e);
+  if (!read_json_request(st, req, res, &ordered, &body)) return;
   auto plan = std::make_shared<Plan>();
   if (auto e = read_plan(ordered, body, plan.get(), st.config.max_logprobs)) return send_error(res, *e);
   plan->id = plan->id.empty() ? new_id(st, "chatcmpl") : "chatcmpl-" + plan->id;

@@ -97,6 +97,14 @@ std::optional<ApiError> check_model(const ServerState& st, const Body& body) {
   return ApiError{404, found.message(), "NotFoundError", "model", "model_not_found"};
 }
 
+bool read_json_request(const ServerState& st, const httplib::Request& req, httplib::Response& res, OJson* ordered,
+                       Body* plain) {
+  auto e = parse_body(req.body, ordered, plain);
+  if (!e) e = check_model(st, *plain);
+  if (e) send_error(res, *e);
+  return !e;
+}
+
 std::string new_id(ServerState& st, const char* prefix) {
   // Unique across restarts too: the start time and a counter.
   char buf[64];

@@ -299,8 +299,7 @@ void handle_completions(ServerState& st, const httplib::Request& req, httplib::R
   if (!ready) return;
   OJson ordered;
   Body body;
-  if (auto e = parse_body(req.body, &ordered, &body)) return send_error(res, *e);
-  if (auto e = check_model(st, body)) return send_error(res, *e);
+  if (!read_json_request(st, req, res, &ordered, &body)) return;
   auto plan = std::make_shared<Plan>();
   if (auto e = read_plan(body, *ready, plan.get())) return send_error(res, *e);
   plan->id = plan->id.empty() ? new_id(st, "cmpl") : "cmpl-" + plan->id;

@@ -38,8 +38,7 @@ void handle_tokenize(ServerState& st, const httplib::Request& req, httplib::Resp
   if (!ready) return;
   OJson ob;
   Body b;
-  if (auto e = parse_body(req.body, &ob, &b)) return send_error(res, *e);
-  if (auto e = check_model(st, b)) return send_error(res, *e);
+  if (!read_json_request(st, req, res, &ob, &b)) return;
   const bool chat = ob.contains("messages");
   bool add_special = !chat, token_strs = false;
   for (const auto& [key, dst] : {std::pair<const char*, bool*>{"add_special_tokens", &add_special}, {"return_token_strs", &token_strs}}) {
@@ -84,8 +83,7 @@ void handle_detokenize(ServerState& st, const httplib::Request& req, httplib::Re
   if (!ready) return;
   OJson ob;
   Body b;
-  if (auto e = parse_body(req.body, &ob, &b)) return send_error(res, *e);
-  if (auto e = check_model(st, b)) return send_error(res, *e);
+  if (!read_json_request(st, req, res, &ob, &b)) return;
   if (!b.contains("tokens") || !b.at("tokens").is_array()) return send_error(res, bad_request("'tokens' (a list of token ids) is required", "tokens"));
   if (!ready->tokenizer) return send_error(res, bad_request("the model directory has no tokenizer"));
   std::vector<std::int64_t> ids;

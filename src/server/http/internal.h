@@ -74,6 +74,9 @@ std::optional<Ready> ready_or_error(ServerState& st, httplib::Response& res, boo
 std::optional<ApiError> parse_body(const std::string& body, OJson* ordered, Body* plain);
 // 404 model_not_found unless "model" is absent or one of the served names.
 std::optional<ApiError> check_model(const ServerState& st, const Body& body);
+// parse_body + check_model; on failure sends the error response and returns false.
+bool read_json_request(const ServerState& st, const httplib::Request& req, httplib::Response& res, OJson* ordered,
+                       Body* plain);
 std::string new_id(ServerState& st, const char* prefix);
 std::int64_t unix_now();
 
