@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -123,6 +124,13 @@ class OutputStream {
   std::optional<OutputDelta> next();
   // Like next() but gives up after `timeout` (returns nullopt and sets *timed_out).
   std::optional<OutputDelta> next_for(std::chrono::milliseconds timeout, bool* timed_out);
+  // Never waits: the next delta if one is queued; otherwise nullopt, with *finished telling
+  // whether the stream has ended (every completion finished and everything read).
+  std::optional<OutputDelta> try_next(bool* finished);
+  // Called (on the engine's thread, outside the stream's lock) after each push: event-driven
+  // readers use it to wake up instead of blocking in next(). Set it before relying on it; a
+  // delta pushed earlier is already queued.
+  void set_listener(std::function<void()> listener);
   // Valid once the first delta arrived (or the stream finished).
   PromptInfo prompt_info();
   Usage usage();                   // final once finished()
@@ -139,6 +147,7 @@ class OutputStream {
   std::condition_variable cv_;
   std::string request_id_;
   std::deque<OutputDelta> queue_;
+  std::function<void()> listener_;
   std::int32_t open_;              // completions not yet finished
   PromptInfo prompt_info_;
   Usage usage_;

@@ -66,9 +66,12 @@ Result<server::ServerConfig> server_config_from(const Args& args, const EngineCo
   c.metrics_prefix = args.get("metrics-prefix");
   if (c.metrics_prefix != "ferrite" && c.metrics_prefix != "vllm")
     return invalid_argument("--metrics-prefix must be ferrite or vllm, got '" + c.metrics_prefix + "'");
-  FERRITE_ASSIGN_OR_RETURN(long long threads, args.get_int("http-threads"));
-  if (threads < 4 || threads > 65536) return invalid_argument("--http-threads must be between 4 and 65536");
-  c.http_threads = static_cast<int>(threads);
+  FERRITE_ASSIGN_OR_RETURN(long long workers, args.get_int("http-workers"));
+  if (workers < 1 || workers > 256) return invalid_argument("--http-workers must be between 1 and 256");
+  c.http_workers = static_cast<int>(workers);
+  FERRITE_ASSIGN_OR_RETURN(long long conns, args.get_int("max-connections"));
+  if (conns < 1) return invalid_argument("--max-connections must be positive");
+  c.max_connections = conns;
   c.max_logprobs = ec.max_logprobs;
   return c;
 }
@@ -108,7 +111,8 @@ int run_serve(const std::vector<std::string>& argv) {
       .flag("shutdown-timeout", "SECONDS", "on SIGTERM/SIGINT, let running requests finish this long", "30")
       .flag("max-request-bytes", "BYTES", "largest request body (413 above it)", "16MiB")
       .flag("metrics-prefix", "PREFIX", "metric name prefix: ferrite or vllm", "ferrite")
-      .flag("http-threads", "N", "connections served at once (each streaming request holds one)", "1024")
+      .flag("http-workers", "N", "threads that run request handlers (one event loop serves every connection)", "2")
+      .flag("max-connections", "N", "open client connections at most (more are answered 503)", "16384")
       .flag("tensor-parallel-size", "N", "tensor-parallel degree (1 in this launch)", "1")
       .flag("gpu-memory-utilization", "FRACTION", "accepted for vLLM compatibility (the CPU backend uses --kv-cache-memory)")
       .flag("ready-note", "TEXT", "appended to the ready line (scripts/dev.sh: what model this is)");

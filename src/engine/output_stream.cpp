@@ -32,6 +32,20 @@ std::optional<OutputDelta> OutputStream::next_for(std::chrono::milliseconds time
   return d;
 }
 
+std::optional<OutputDelta> OutputStream::try_next(bool* finished) {
+  std::lock_guard<std::mutex> lock(mu_);
+  *finished = queue_.empty() && open_ == 0;
+  if (queue_.empty()) return std::nullopt;
+  OutputDelta d = std::move(queue_.front());
+  queue_.pop_front();
+  return d;
+}
+
+void OutputStream::set_listener(std::function<void()> listener) {
+  std::lock_guard<std::mutex> lock(mu_);
+  listener_ = std::move(listener);
+}
+
 PromptInfo OutputStream::prompt_info() {
   std::lock_guard<std::mutex> lock(mu_);
   return prompt_info_;
@@ -53,12 +67,15 @@ bool OutputStream::finished() {
 }
 
 void OutputStream::push(OutputDelta delta) {
+  std::function<void()> listener;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (delta.finish_reason != FinishReason::kNone && open_ > 0) --open_;
     queue_.push_back(std::move(delta));
+    listener = listener_;
   }
   cv_.notify_all();
+  if (listener) listener();
 }
 
 void OutputStream::set_prompt_info(PromptInfo info) {

@@ -39,18 +39,12 @@ class Server:
             return e.code, e.read().decode()
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
-    args = [BINARY, "serve", os.path.join(ROOT, "tests/data/models/llama"),
-            "--tokenizer", os.path.join(SHARED, "fixtures/tokenizers/qwen3"),
-            "--chat-template", TEMPLATE, "--served-model-name", MODEL, "--port", "0",
-            "--api-key", API_KEY, "--max-logprobs", "5", "--http-threads", "64",
-            "--generation-config", "vllm"]
+def launch(args, log):
+    """Starts `ferrite serve` with `args` (after the binary), waits for its ready line."""
     with open(log, "wb") as out:
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([BINARY, "serve", *args], stdout=out, stderr=subprocess.STDOUT)
     port = None
-    for _ in range(600):
+    for _ in range(1200):
         text = log.read_text(errors="replace")
         m = re.search(r"on http://127\.0\.0\.1:(\d+)", text)
         if m:
@@ -62,10 +56,20 @@ def server(tmp_path_factory):
     if port is None:
         proc.kill()
         pytest.fail("ferrite serve did not become ready:\n" + log.read_text(errors="replace"))
-    s = Server(proc, port, log)
+    return Server(proc, port, log)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    s = launch([os.path.join(ROOT, "tests/data/models/llama"),
+                "--tokenizer", os.path.join(SHARED, "fixtures/tokenizers/qwen3"),
+                "--chat-template", TEMPLATE, "--served-model-name", MODEL, "--port", "0",
+                "--api-key", API_KEY, "--max-logprobs", "5",
+                "--generation-config", "vllm"], log)
     yield s
-    proc.terminate()
-    assert proc.wait(timeout=30) == 0, log.read_text(errors="replace")
+    s.proc.terminate()
+    assert s.proc.wait(timeout=30) == 0, log.read_text(errors="replace")
 
 
 @pytest.fixture(scope="session")

@@ -121,7 +121,7 @@ struct ServeProcess {
     const std::string dir = testing::make_temp_dir("bench-serve");
     log = dir + "/log";
     std::vector<std::string> argv = {"ferrite", "serve",          llama_dir(), "--port", "0", "--served-model-name",
-                                     "tiny",    "--http-threads", "32"};
+                                     "tiny"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     pid = fork();
     ASSERT_GE(pid, 0);

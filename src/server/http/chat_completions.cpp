@@ -124,102 +124,117 @@ Json chat_logprobs(const tokenizer::Tokenizer* tok, const std::vector<std::int32
   return Json{{"content", content}, {"refusal", nullptr}};
 }
 
-Json totals(GenerationRun& run) {
-  const Usage u = run.streams().front()->usage();
-  return usage_json(u.prompt_tokens, u.completion_tokens, u.cached_prompt_tokens);
-}
+// The response of one /v1/chat/completions request: the role chunk, content deltas and the
+// finish chunk (stream), or one chat.completion once every choice has finished.
+class ChatBody : public GenerationBody {
+ public:
+  ChatBody(std::shared_ptr<GenerationRun> run, std::shared_ptr<const Plan> plan, Ready ready, std::string model)
+      : GenerationBody(std::move(run), plan->id, "/v1/chat/completions"), plan_(std::move(plan)), ready_(std::move(ready)),
+        model_(std::move(model)), n_(static_cast<std::size_t>(plan_->sampling.n)), text_(n_), finish_(n_), stop_reason_(n_),
+        ids_(n_), lps_(n_), generated_(n_, 0) {}
 
-void respond_whole(const Plan& plan, GenerationRun& run, const Ready& ready, const std::string& model, httplib::Response& res) {
-  const auto t0 = std::chrono::steady_clock::now();
-  const auto n = static_cast<std::size_t>(plan.sampling.n);
-  std::vector<std::string> text(n), finish(n);
-  std::vector<Json> stop_reason(n);
-  std::vector<std::vector<std::int32_t>> ids(n);
-  std::vector<std::vector<TokenLogprob>> lps(n);
-  std::string error;
-  while (auto e = run.next()) {
-    const auto c = static_cast<std::size_t>(e->choice);
-    text[c] += e->delta.text;
-    ids[c].insert(ids[c].end(), e->delta.token_ids.begin(), e->delta.token_ids.end());
-    for (auto& lp : e->delta.logprobs) lps[c].push_back(std::move(lp));
-    if (e->delta.finish_reason != FinishReason::kNone) {
-      finish[c] = finish_reason_name(e->delta.finish_reason);
-      stop_reason[c] = stop_reason_json(e->delta);
+  bool pump(HttpResponse& res) override {
+    if (plan_->so.stream && !role_sent_) {
+      // The role first, one chunk per choice, as OpenAI and vLLM send it.
+      role_sent_ = true;
+      for (std::size_t c = 0; c < n_; ++c)
+        sse_append(&res.body, chunk(Json::array({{{"index", c}, {"delta", {{"role", "assistant"}, {"content", ""}}},
+                                                  {"logprobs", nullptr}, {"finish_reason", nullptr}}})));
     }
-    if (!e->delta.error.empty()) error = e->delta.error;
+    return GenerationBody::pump(res);
   }
-  Json usage = totals(run);
-  log_access(plan.id, "/v1/chat/completions", error.empty() ? 200 : 500, usage["prompt_tokens"], usage["completion_tokens"],
-             run.first_token_seconds(), std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  if (!error.empty()) return send_error(res, {500, error, "InternalServerError", "", ""});
-  if (run.cut_reason() == "the server is shutting down")
-    return send_error(res, {503, run.cut_reason(), "ServiceUnavailableError", "", ""});
-  Json choices = Json::array();
-  for (std::size_t c = 0; c < n; ++c) {
-    Json message = {{"role", "assistant"}, {"content", text[c]}, {"refusal", nullptr}, {"tool_calls", Json::array()}};
-    Json lp = plan.sampling.logprobs ? chat_logprobs(ready.tokenizer.get(), ids[c], lps[c], *plan.sampling.logprobs) : Json(nullptr);
-    choices.push_back({{"index", c}, {"message", message}, {"logprobs", lp}, {"finish_reason", finish[c]}, {"stop_reason", stop_reason[c]}});
-  }
-  Json body = {{"id", plan.id}, {"object", "chat.completion"}, {"created", plan.created}, {"model", model},
-               {"choices", choices}, {"usage", usage}};
-  res.set_content(dump(body), "application/json");
-}
 
-bool stream_all(const Plan& plan, GenerationRun& run, const Ready& ready, const std::string& model, httplib::DataSink& sink) {
-  const auto t0 = std::chrono::steady_clock::now();
-  auto chunk = [&](Json choices) {
-    return Json{{"id", plan.id}, {"object", "chat.completion.chunk"}, {"created", plan.created}, {"model", model},
-                {"choices", std::move(choices)}};
-  };
-  const auto prompt_tokens = [&] { return static_cast<std::int64_t>(run.streams().front()->prompt_info().prompt_token_ids.size()); };
-  // The role first, one chunk per choice, as OpenAI and vLLM send it.
-  bool ok = true;
-  for (std::int32_t c = 0; c < plan.sampling.n && ok; ++c)
-    ok = sse_send(sink, chunk(Json::array({{{"index", c}, {"delta", {{"role", "assistant"}, {"content", ""}}},
-                                            {"logprobs", nullptr}, {"finish_reason", nullptr}}})));
-  std::vector<std::int64_t> generated(static_cast<std::size_t>(plan.sampling.n), 0);
-  while (auto e = run.next()) {
-    if (!ok) continue;  // the client is gone: drain what the abort produces
-    const OutputDelta& d = e->delta;
-    generated[static_cast<std::size_t>(e->choice)] += static_cast<std::int64_t>(d.token_ids.size());
-    if (!d.error.empty()) {
-      ok = sse_send(sink, error_json({500, d.error, "InternalServerError", "", ""}));
-      if (!ok) run.abort_all("the client went away");
-      continue;
-    }
+ protected:
+  void on_event(RunEvent& e, HttpResponse& res) override {
+    const auto c = static_cast<std::size_t>(e.choice);
+    OutputDelta& d = e.delta;
+    generated_[c] += static_cast<std::int64_t>(d.token_ids.size());
+    if (!d.error.empty()) error_ = d.error;
     const bool last = d.finish_reason != FinishReason::kNone;
-    if (d.text.empty() && d.token_ids.empty() && !last) continue;
+    if (!plan_->so.stream) {
+      text_[c] += d.text;
+      ids_[c].insert(ids_[c].end(), d.token_ids.begin(), d.token_ids.end());
+      for (auto& lp : d.logprobs) lps_[c].push_back(std::move(lp));
+      if (last) {
+        finish_[c] = finish_reason_name(d.finish_reason);
+        stop_reason_[c] = stop_reason_json(d);
+      }
+      return;
+    }
+    if (!d.error.empty()) return sse_append(&res.body, error_json({500, d.error, "InternalServerError", "", ""}));
+    if (d.text.empty() && d.token_ids.empty() && !last) return;
     Json delta = Json::object();
     if (!d.text.empty() || !last) delta["content"] = d.text;
-    Json lp = plan.sampling.logprobs && !d.token_ids.empty()
-                  ? chat_logprobs(ready.tokenizer.get(), d.token_ids, d.logprobs, *plan.sampling.logprobs)
+    Json lp = plan_->sampling.logprobs && !d.token_ids.empty()
+                  ? chat_logprobs(ready_.tokenizer.get(), d.token_ids, d.logprobs, *plan_->sampling.logprobs)
                   : Json(nullptr);
-    Json ch = {{"index", e->choice}, {"delta", delta}, {"logprobs", lp},
+    Json ch = {{"index", e.choice}, {"delta", delta}, {"logprobs", lp},
                {"finish_reason", last ? Json(finish_reason_name(d.finish_reason)) : Json(nullptr)}};
     if (last) ch["stop_reason"] = stop_reason_json(d);
     Json j = chunk(Json::array({ch}));
-    if (plan.so.include_usage && plan.so.continuous_usage)
-      j["usage"] = usage_json(prompt_tokens(), generated[static_cast<std::size_t>(e->choice)], 0);
-    ok = sse_send(sink, j);
-    if (!ok) run.abort_all("the client went away");
+    if (plan_->so.include_usage && plan_->so.continuous_usage) {
+      const auto prompt = static_cast<std::int64_t>(run_->streams().front()->prompt_info().prompt_token_ids.size());
+      j["usage"] = usage_json(prompt, generated_[c], 0);
+    }
+    sse_append(&res.body, j);
   }
-  if (!ok) return false;
-  if (run.cut_reason() == "the server is shutting down")
-    sse_send(sink, error_json({503, run.cut_reason(), "ServiceUnavailableError", "", ""}));
-  Json usage = totals(run);
-  if (plan.so.include_usage) {
-    Json j = chunk(Json::array());
-    j["usage"] = usage;
-    sse_send(sink, j);
+
+  int on_done(HttpResponse& res) override {
+    if (plan_->so.stream) {
+      if (run_->cut_reason() == kShuttingDownMessage)
+        sse_append(&res.body, error_json({503, run_->cut_reason(), "ServiceUnavailableError", "", ""}));
+      if (plan_->so.include_usage) {
+        Json j = chunk(Json::array());
+        j["usage"] = run_->usage();
+        sse_append(&res.body, j);
+      }
+      sse_append_done(&res.body);
+      return 200;
+    }
+    if (!error_.empty()) {
+      send_error(res, {500, error_, "InternalServerError", "", ""});
+      return 500;
+    }
+    if (run_->cut_reason() == kShuttingDownMessage) {
+      send_error(res, {503, run_->cut_reason(), "ServiceUnavailableError", "", ""});
+      return 503;
+    }
+    Json choices = Json::array();
+    for (std::size_t c = 0; c < n_; ++c) {
+      Json message = {{"role", "assistant"}, {"content", text_[c]}, {"refusal", nullptr}, {"tool_calls", Json::array()}};
+      Json lp = plan_->sampling.logprobs ? chat_logprobs(ready_.tokenizer.get(), ids_[c], lps_[c], *plan_->sampling.logprobs)
+                                         : Json(nullptr);
+      choices.push_back({{"index", c}, {"message", message}, {"logprobs", lp}, {"finish_reason", finish_[c]},
+                         {"stop_reason", stop_reason_[c]}});
+    }
+    Json body = {{"id", plan_->id}, {"object", "chat.completion"}, {"created", plan_->created}, {"model", model_},
+                 {"choices", choices}, {"usage", run_->usage()}};
+    res.set_content(dump(body), "application/json");
+    return 200;
   }
-  log_access(plan.id, "/v1/chat/completions", 200, usage["prompt_tokens"], usage["completion_tokens"],
-             run.first_token_seconds(), std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  return sse_done(sink);
-}
+
+ private:
+  Json chunk(Json choices) const {
+    return Json{{"id", plan_->id}, {"object", "chat.completion.chunk"}, {"created", plan_->created}, {"model", model_},
+                {"choices", std::move(choices)}};
+  }
+
+  std::shared_ptr<const Plan> plan_;
+  Ready ready_;
+  std::string model_;
+  std::size_t n_;
+  std::vector<std::string> text_, finish_;
+  std::vector<Json> stop_reason_;
+  std::vector<std::vector<std::int32_t>> ids_;
+  std::vector<std::vector<TokenLogprob>> lps_;
+  std::vector<std::int64_t> generated_;
+  std::string error_;
+  bool role_sent_ = false;
+};
 
 }  // namespace
 
-void handle_chat_completions(ServerState& st, const httplib::Request& req, httplib::Response& res) {
+void handle_chat_completions(ServerState& st, const HttpRequest& req, HttpResponse& res) {
   auto ready = ready_or_error(st, res, true);
   if (!ready) return;
   OJson ordered;
@@ -236,15 +251,14 @@ void handle_chat_completions(ServerState& st, const httplib::Request& req, httpl
   r.priority = plan->priority;
   std::vector<GenerateRequest> reqs;
   reqs.push_back(std::move(r));
-  auto run = std::make_shared<GenerationRun>(st, *ready, req);
+  auto run = std::make_shared<GenerationRun>(st, *ready);
   if (auto e = run->submit(std::move(reqs))) return send_error(res, *e);
-  const std::string model = st.model_name();
-  if (!plan->so.stream) return respond_whole(*plan, *run, *ready, model, res);
-  Ready rd = *ready;
-  res.set_header("Cache-Control", "no-cache");
-  res.set_chunked_content_provider("text/event-stream", [plan, run, rd, model](std::size_t, httplib::DataSink& sink) {
-    return stream_all(*plan, *run, rd, model, sink);
-  });
+  res.stream = plan->so.stream;
+  if (res.stream) {
+    res.content_type = "text/event-stream";
+    res.set_header("Cache-Control", "no-cache");
+  }
+  res.async = std::make_shared<ChatBody>(std::move(run), plan, *ready, st.model_name());
 }
 
 }  // namespace ferrite::server

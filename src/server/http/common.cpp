@@ -50,13 +50,13 @@ Json error_json(const ApiError& e) {
 
 std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
-void send_error(httplib::Response& res, const ApiError& e) {
+void send_error(HttpResponse& res, const ApiError& e) {
   res.status = e.http;
   if (e.http == 503) res.set_header("Retry-After", "1");
   res.set_content(dump(error_json(e)), "application/json");
 }
 
-std::optional<Ready> ready_or_error(ServerState& st, httplib::Response& res, bool generating) {
+std::optional<Ready> ready_or_error(ServerState& st, HttpResponse& res, bool generating) {
   if (generating && st.draining.load()) {
     send_error(res, {503, kShuttingDownMessage, "ServiceUnavailableError", "", ""});
     return std::nullopt;
@@ -97,7 +97,7 @@ std::optional<ApiError> check_model(const ServerState& st, const Body& body) {
   return ApiError{404, found.message(), "NotFoundError", "model", "model_not_found"};
 }
 
-bool read_json_request(const ServerState& st, const httplib::Request& req, httplib::Response& res, OJson* ordered,
+bool read_json_request(const ServerState& st, const HttpRequest& req, HttpResponse& res, OJson* ordered,
                        Body* plain) {
   auto e = parse_body(req.body, ordered, plain);
   if (!e) e = check_model(st, *plain);
@@ -138,21 +138,14 @@ Json usage_json(std::int64_t prompt, std::int64_t completion, std::int64_t cache
               {"prompt_tokens_details", {{"cached_tokens", cached}}}};
 }
 
-GenerationRun::GenerationRun(ServerState& st, Ready ready, const httplib::Request& req)
-    : st_(st), ready_(std::move(ready)), peer_(req.remote_addr, req.remote_port, req.local_port),
-      start_(std::chrono::steady_clock::now()) {}
+GenerationRun::GenerationRun(ServerState& st, Ready ready)
+    : st_(st), ready_(std::move(ready)), start_(std::chrono::steady_clock::now()) {}
 
 GenerationRun::~GenerationRun() {
-  bool any_open = false;
+  // Normally every stream has finished (the loop pumps a body, even a cancelled one, until
+  // then); if not (the server is stopping), the requests are aborted so their blocks return.
   for (std::size_t i = 0; i < streams_.size(); ++i)
-    if (!done_[i]) any_open = true;
-  if (any_open) {
-    // The handler gave up early (a write failed): free the KV blocks, then drain the streams so
-    // the metrics see how the requests ended.
-    abort_all(cut_reason_.empty() ? "the client went away" : cut_reason_);
-    while (next()) {
-    }
-  }
+    if (!done_[i]) ready_.engine->abort(streams_[i]->request_id());
   if (counted_) --st_.in_flight;
 }
 
@@ -165,8 +158,7 @@ std::optional<ApiError> GenerationRun::submit(std::vector<GenerateRequest> reque
     auto stream = ready_.engine->submit(std::move(r));
     if (!stream.ok()) {
       abort_all("");
-      while (next()) {
-      }
+      for (std::size_t i = 0; i < streams_.size(); ++i) done_[i] = true;  // aborted, not counted
       return api_error_from(stream.status());
     }
     streams_.push_back(*stream);
@@ -178,6 +170,10 @@ std::optional<ApiError> GenerationRun::submit(std::vector<GenerateRequest> reque
   counted_ = true;
   ++st_.in_flight;
   return std::nullopt;
+}
+
+void GenerationRun::set_wake(const std::function<void()>& wake) {
+  for (auto& s : streams_) s->set_listener(wake);
 }
 
 void GenerationRun::abort_all(const std::string& reason) {
@@ -194,19 +190,30 @@ void GenerationRun::on_finished(std::size_t i) {
 void GenerationRun::check_cut() {
   if (!cut_reason_.empty()) return;
   if (st_.force_abort.load()) {
-    abort_all("the server is shutting down");
-  } else if (st_.config.request_timeout_s > 0 &&
-             std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count() >
-                 st_.config.request_timeout_s) {
+    abort_all(kShuttingDownMessage);
+  } else if (st_.config.request_timeout_s > 0 && elapsed_seconds() > st_.config.request_timeout_s) {
     abort_all("the request ran past --request-timeout");
-  } else if (peer_.closed()) {
-    abort_all("the client went away");
   }
+}
+
+double GenerationRun::elapsed_seconds() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+}
+
+Json GenerationRun::usage() const {
+  std::int64_t p = 0, c = 0, cached = 0;
+  for (const auto& s : streams_) {
+    const Usage u = s->usage();
+    p += u.prompt_tokens;
+    c += u.completion_tokens;
+    cached += u.cached_prompt_tokens;
+  }
+  return usage_json(p, c, cached);
 }
 
 RunEvent GenerationRun::take(std::size_t i, OutputDelta d) {
   if (!d.token_ids.empty()) {
-    const double now = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    const double now = elapsed_seconds();
     if (ttft_ < 0) ttft_ = now;
     double& last = last_token_time_[i][static_cast<std::size_t>(d.index)];
     if (last >= 0 && ready_.metrics)
@@ -221,46 +228,52 @@ RunEvent GenerationRun::take(std::size_t i, OutputDelta d) {
   return e;
 }
 
-std::optional<RunEvent> GenerationRun::next() {
+RunPoll GenerationRun::poll(RunEvent* out) {
   const std::size_t k = streams_.size();
-  for (;;) {
-    // Deltas may keep coming without a pause (a long stream), so the checks run on a clock too.
-    const auto now = std::chrono::steady_clock::now();
-    if (now - last_check_ > std::chrono::milliseconds(50)) {
-      last_check_ = now;
-      check_cut();
-    }
-    std::size_t open = 0;
-    for (std::size_t step = 0; step < k; ++step) {
-      const std::size_t i = (next_stream_ + step) % k;
-      if (done_[i]) continue;
-      ++open;
-      bool timed_out = false;
-      auto d = streams_[i]->next_for(std::chrono::milliseconds(0), &timed_out);
-      if (!d) {
-        if (!timed_out || streams_[i]->finished()) on_finished(i);
-        continue;
-      }
+  bool open = false;
+  // Round robin over the prompts, so one long prompt's output does not starve the others.
+  for (std::size_t step = 0; step < k; ++step) {
+    const std::size_t i = (next_stream_ + step) % k;
+    if (done_[i]) continue;
+    bool finished = false;
+    auto d = streams_[i]->try_next(&finished);
+    if (d) {
       next_stream_ = (i + 1) % k;
-      return take(i, std::move(*d));
+      *out = take(i, std::move(*d));
+      return RunPoll::kEvent;
     }
-    if (open == 0) {
-      bool all = true;
-      for (std::size_t i = 0; i < k; ++i) all = all && done_[i];
-      if (all) return std::nullopt;
-      continue;
-    }
-    // Nothing ready: wait on one open stream for a while, then look at the connection.
-    for (std::size_t i = 0; i < k; ++i) {
-      if (done_[i]) continue;
-      bool timed_out = false;
-      const auto wait = std::chrono::milliseconds(k == 1 ? 50 : 5);
-      auto d = streams_[i]->next_for(wait, &timed_out);
-      if (d) return take(i, std::move(*d));
-      break;
-    }
-    check_cut();
+    if (finished) on_finished(i);
+    else open = true;
   }
+  return open ? RunPoll::kPending : RunPoll::kDone;
+}
+
+bool GenerationBody::pump(HttpResponse& res) {
+  if (done_) return true;
+  RunEvent e;
+  for (;;) {
+    switch (run_->poll(&e)) {
+      case RunPoll::kEvent:
+        if (!cancelled_) on_event(e, res);
+        continue;
+      case RunPoll::kPending:
+        return false;
+      case RunPoll::kDone: {
+        done_ = true;
+        const Json usage = run_->usage();
+        // 499: the client closed the request (nginx's code), for the log only.
+        const int status = cancelled_ ? 499 : on_done(res);
+        log_access(id_, path_, status, usage["prompt_tokens"], usage["completion_tokens"], run_->first_token_seconds(),
+                   run_->elapsed_seconds());
+        return true;
+      }
+    }
+  }
+}
+
+void GenerationBody::cancel() {
+  cancelled_ = true;
+  run_->abort_all("the client went away");
 }
 
 }  // namespace ferrite::server
@@ -316,17 +329,13 @@ Json stop_reason_json(const OutputDelta& d) {
   return nullptr;
 }
 
-bool sse_send(httplib::DataSink& sink, const Json& j) {
-  const std::string s = "data: " + dump(j) + "\n\n";
-  return sink.write(s.data(), s.size());
+void sse_append(std::string* out, const Json& j) {
+  *out += "data: ";
+  *out += dump(j);
+  *out += "\n\n";
 }
 
-bool sse_done(httplib::DataSink& sink) {
-  static const std::string kDone = "data: [DONE]\n\n";
-  const bool ok = sink.write(kDone.data(), kDone.size());
-  sink.done();
-  return ok;
-}
+void sse_append_done(std::string* out) { *out += "data: [DONE]\n\n"; }
 
 void log_access(const std::string& id, const std::string& path, int status, std::int64_t prompt_tokens,
                 std::int64_t completion_tokens, double ttft_s, double total_s) {

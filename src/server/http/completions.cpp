@@ -163,138 +163,138 @@ void add_echo(const Plan& plan, GenerationRun& run, const Ready& ready, std::int
   }
 }
 
-Json totals(GenerationRun& run) {
-  std::int64_t p = 0, c = 0, cached = 0;
-  for (const auto& s : run.streams()) {
-    const Usage u = s->usage();
-    p += u.prompt_tokens;
-    c += u.completion_tokens;
-    cached += u.cached_prompt_tokens;
+// One choice as a legacy logprobs object over `ids` (appended to what is there).
+void append_logprobs(const Ready& ready, const std::vector<std::int32_t>& ids, const std::vector<const TokenLogprob*>& lps,
+                     std::int64_t* offset, Json* logprobs) {
+  Json gen = legacy_logprobs(ready.tokenizer.get(), ids, lps, offset);
+  if (logprobs->is_null()) {
+    *logprobs = std::move(gen);
+    return;
   }
-  return usage_json(p, c, cached);
+  for (const char* k : {"tokens", "token_logprobs", "top_logprobs", "text_offset"})
+    for (const auto& v : gen[k]) (*logprobs)[k].push_back(v);
 }
 
-void respond_whole(const Plan& plan, GenerationRun& run, const Ready& ready, const std::string& model, httplib::Response& res) {
-  const auto t0 = std::chrono::steady_clock::now();
-  std::vector<ChoiceState> choices(plan.prompts.size() * static_cast<std::size_t>(plan.sampling.n));
-  std::string error;
-  while (auto e = run.next()) {
-    auto& c = choices[static_cast<std::size_t>(e->choice)];
-    c.text += e->delta.text;
-    c.ids.insert(c.ids.end(), e->delta.token_ids.begin(), e->delta.token_ids.end());
-    for (auto& lp : e->delta.logprobs) c.lps.push_back(std::move(lp));
-    if (e->delta.finish_reason != FinishReason::kNone) {
-      c.finish = finish_reason_name(e->delta.finish_reason);
-      c.stop_reason = stop_reason_json(e->delta);
-    }
-    if (!e->delta.error.empty()) error = e->delta.error;
-  }
-  Json usage = totals(run);
-  log_access(plan.id, "/v1/completions", error.empty() ? 200 : 500, usage["prompt_tokens"], usage["completion_tokens"],
-             run.first_token_seconds(), std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  if (!error.empty()) return send_error(res, {500, error, "InternalServerError", "", ""});
-  if (run.cut_reason() == "the server is shutting down")
-    return send_error(res, {503, run.cut_reason(), "ServiceUnavailableError", "", ""});
-  Json out_choices = Json::array();
-  for (std::size_t i = 0; i < choices.size(); ++i) {
-    auto& c = choices[i];
-    Json text = c.text, logprobs = nullptr;
-    std::int64_t offset = 0;
-    const auto prompt_index = static_cast<std::int32_t>(i / static_cast<std::size_t>(plan.sampling.n));
-    if (plan.echo) {
-      std::int64_t echo_offset = 0;
-      add_echo(plan, run, ready, prompt_index, &text, &logprobs, &echo_offset);
-      offset = static_cast<std::int64_t>(plan.echo_text[static_cast<std::size_t>(prompt_index)].size());
-    }
-    if (plan.sampling.logprobs) {
-      std::vector<const TokenLogprob*> lps;
-      for (const auto& lp : c.lps) lps.push_back(&lp);
-      Json gen = legacy_logprobs(ready.tokenizer.get(), c.ids, lps, &offset);
-      if (logprobs.is_null()) logprobs = gen;
-      else
-        for (const char* k : {"tokens", "token_logprobs", "top_logprobs", "text_offset"})
-          for (const auto& v : gen[k]) logprobs[k].push_back(v);
-    }
-    Json ch = {{"index", i}, {"text", text}, {"logprobs", logprobs}, {"finish_reason", c.finish}, {"stop_reason", c.stop_reason}};
-    if (plan.return_token_ids) {
-      ch["token_ids"] = c.ids;
-      ch["prompt_token_ids"] = run.streams()[static_cast<std::size_t>(prompt_index)]->prompt_info().prompt_token_ids;
-    }
-    out_choices.push_back(std::move(ch));
-  }
-  Json body = {{"id", plan.id}, {"object", "text_completion"}, {"created", plan.created}, {"model", model},
-               {"choices", out_choices}, {"usage", usage}};
-  res.set_content(dump(body), "application/json");
-}
+// The response of one /v1/completions request: text_completion chunks as they come (stream),
+// or one text_completion once every choice has finished.
+class CompletionBody : public GenerationBody {
+ public:
+  CompletionBody(std::shared_ptr<GenerationRun> run, std::shared_ptr<const Plan> plan, Ready ready, std::string model)
+      : GenerationBody(std::move(run), plan->id, "/v1/completions"), plan_(std::move(plan)), ready_(std::move(ready)),
+        model_(std::move(model)),
+        choices_(plan_->prompts.size() * static_cast<std::size_t>(plan_->sampling.n)) {}
 
-bool stream_all(const Plan& plan, GenerationRun& run, const Ready& ready, const std::string& model, httplib::DataSink& sink) {
-  const auto t0 = std::chrono::steady_clock::now();
-  std::vector<ChoiceState> choices(plan.prompts.size() * static_cast<std::size_t>(plan.sampling.n));
-  auto chunk = [&](Json choice) {
-    return Json{{"id", plan.id}, {"object", "text_completion"}, {"created", plan.created}, {"model", model},
-                {"choices", Json::array({std::move(choice)})}};
-  };
-  bool ok = true;
-  while (auto e = run.next()) {
-    if (!ok) continue;  // the client is gone: drain what the abort produces
-    auto& c = choices[static_cast<std::size_t>(e->choice)];
-    const OutputDelta& d = e->delta;
-    const bool last = d.finish_reason != FinishReason::kNone;
+ protected:
+  void on_event(RunEvent& e, HttpResponse& res) override {
+    auto& c = choices_[static_cast<std::size_t>(e.choice)];
+    OutputDelta& d = e.delta;
     c.ids.insert(c.ids.end(), d.token_ids.begin(), d.token_ids.end());
-    if (!d.error.empty()) {
-      ok = sse_send(sink, error_json({500, d.error, "InternalServerError", "", ""}));
-      if (!ok) run.abort_all("the client went away");
-      continue;
+    if (!d.error.empty()) error_ = d.error;
+    if (!plan_->so.stream) {
+      c.text += d.text;
+      for (auto& lp : d.logprobs) c.lps.push_back(std::move(lp));
+      if (d.finish_reason != FinishReason::kNone) {
+        c.finish = finish_reason_name(d.finish_reason);
+        c.stop_reason = stop_reason_json(d);
+      }
+      return;
     }
-    // Every delta with tokens is sent, even when its text is still an incomplete character:
-    // the client sees progress, and a write to a vanished client fails early.
-    if (d.text.empty() && d.token_ids.empty() && !last && (c.started || !plan.echo)) continue;
+    if (!d.error.empty()) return sse_append(&res.body, error_json({500, d.error, "InternalServerError", "", ""}));
+    const bool last = d.finish_reason != FinishReason::kNone;
+    // Every delta with tokens is sent, even when its text is still an incomplete character.
+    if (d.text.empty() && d.token_ids.empty() && !last && (c.started || !plan_->echo)) return;
     Json text = d.text, logprobs = nullptr;
-    if (plan.echo && !c.started) {
+    if (plan_->echo && !c.started) {
       std::int64_t echo_offset = 0;
-      add_echo(plan, run, ready, e->prompt_index, &text, &logprobs, &echo_offset);
+      add_echo(*plan_, *run_, ready_, e.prompt_index, &text, &logprobs, &echo_offset);
       c.offset = echo_offset;
     }
     c.started = true;
-    if (plan.sampling.logprobs && !d.token_ids.empty()) {
+    if (plan_->sampling.logprobs && !d.token_ids.empty()) {
       std::vector<const TokenLogprob*> lps;
       for (const auto& lp : d.logprobs) lps.push_back(&lp);
-      Json gen = legacy_logprobs(ready.tokenizer.get(), d.token_ids, lps, &c.offset);
-      if (logprobs.is_null()) logprobs = gen;
-      else
-        for (const char* k : {"tokens", "token_logprobs", "top_logprobs", "text_offset"})
-          for (const auto& v : gen[k]) logprobs[k].push_back(v);
+      append_logprobs(ready_, d.token_ids, lps, &c.offset, &logprobs);
     }
-    Json ch = {{"index", e->choice}, {"text", text}, {"logprobs", logprobs},
+    Json ch = {{"index", e.choice}, {"text", text}, {"logprobs", logprobs},
                {"finish_reason", last ? Json(finish_reason_name(d.finish_reason)) : Json(nullptr)},
                {"stop_reason", stop_reason_json(d)}};
-    if (plan.return_token_ids) ch["token_ids"] = d.token_ids;
-    Json j = chunk(std::move(ch));
-    if (plan.so.include_usage && plan.so.continuous_usage) {
-      const auto& s = run.streams()[static_cast<std::size_t>(e->prompt_index)];
+    if (plan_->return_token_ids) ch["token_ids"] = d.token_ids;
+    Json j = head();
+    j["choices"] = Json::array({std::move(ch)});
+    if (plan_->so.include_usage && plan_->so.continuous_usage) {
+      const auto& s = run_->streams()[static_cast<std::size_t>(e.prompt_index)];
       const auto p = static_cast<std::int64_t>(s->prompt_info().prompt_token_ids.size());
       j["usage"] = usage_json(p, static_cast<std::int64_t>(c.ids.size()), 0);
     }
-    ok = sse_send(sink, j);
-    if (!ok) run.abort_all("the client went away");
+    sse_append(&res.body, j);
   }
-  if (!ok) return false;
-  if (run.cut_reason() == "the server is shutting down")
-    sse_send(sink, error_json({503, run.cut_reason(), "ServiceUnavailableError", "", ""}));
-  Json usage = totals(run);
-  if (plan.so.include_usage) {
-    Json j = {{"id", plan.id}, {"object", "text_completion"}, {"created", plan.created}, {"model", model},
-              {"choices", Json::array()}, {"usage", usage}};
-    sse_send(sink, j);
+
+  int on_done(HttpResponse& res) override {
+    if (plan_->so.stream) {
+      if (run_->cut_reason() == kShuttingDownMessage)
+        sse_append(&res.body, error_json({503, run_->cut_reason(), "ServiceUnavailableError", "", ""}));
+      if (plan_->so.include_usage) {
+        Json j = head();
+        j["choices"] = Json::array();
+        j["usage"] = run_->usage();
+        sse_append(&res.body, j);
+      }
+      sse_append_done(&res.body);
+      return 200;
+    }
+    if (!error_.empty()) {
+      send_error(res, {500, error_, "InternalServerError", "", ""});
+      return 500;
+    }
+    if (run_->cut_reason() == kShuttingDownMessage) {
+      send_error(res, {503, run_->cut_reason(), "ServiceUnavailableError", "", ""});
+      return 503;
+    }
+    Json out_choices = Json::array();
+    for (std::size_t i = 0; i < choices_.size(); ++i) {
+      auto& c = choices_[i];
+      Json text = c.text, logprobs = nullptr;
+      std::int64_t offset = 0;
+      const auto prompt_index = static_cast<std::int32_t>(i / static_cast<std::size_t>(plan_->sampling.n));
+      if (plan_->echo) {
+        std::int64_t echo_offset = 0;
+        add_echo(*plan_, *run_, ready_, prompt_index, &text, &logprobs, &echo_offset);
+        offset = static_cast<std::int64_t>(plan_->echo_text[static_cast<std::size_t>(prompt_index)].size());
+      }
+      if (plan_->sampling.logprobs) {
+        std::vector<const TokenLogprob*> lps;
+        for (const auto& lp : c.lps) lps.push_back(&lp);
+        append_logprobs(ready_, c.ids, lps, &offset, &logprobs);
+      }
+      Json ch = {{"index", i}, {"text", text}, {"logprobs", logprobs}, {"finish_reason", c.finish}, {"stop_reason", c.stop_reason}};
+      if (plan_->return_token_ids) {
+        ch["token_ids"] = c.ids;
+        ch["prompt_token_ids"] = run_->streams()[static_cast<std::size_t>(prompt_index)]->prompt_info().prompt_token_ids;
+      }
+      out_choices.push_back(std::move(ch));
+    }
+    Json body = head();
+    body["choices"] = std::move(out_choices);
+    body["usage"] = run_->usage();
+    res.set_content(dump(body), "application/json");
+    return 200;
   }
-  log_access(plan.id, "/v1/completions", 200, usage["prompt_tokens"], usage["completion_tokens"], run.first_token_seconds(),
-             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  return sse_done(sink);
-}
+
+ private:
+  Json head() const {
+    return Json{{"id", plan_->id}, {"object", "text_completion"}, {"created", plan_->created}, {"model", model_}};
+  }
+
+  std::shared_ptr<const Plan> plan_;
+  Ready ready_;
+  std::string model_;
+  std::vector<ChoiceState> choices_;
+  std::string error_;
+};
 
 }  // namespace
 
-void handle_completions(ServerState& st, const httplib::Request& req, httplib::Response& res) {
+void handle_completions(ServerState& st, const HttpRequest& req, HttpResponse& res) {
   auto ready = ready_or_error(st, res, true);
   if (!ready) return;
   OJson ordered;
@@ -313,15 +313,14 @@ void handle_completions(ServerState& st, const httplib::Request& req, httplib::R
     r.priority = plan->priority;
     reqs.push_back(std::move(r));
   }
-  auto run = std::make_shared<GenerationRun>(st, *ready, req);
+  auto run = std::make_shared<GenerationRun>(st, *ready);
   if (auto e = run->submit(std::move(reqs))) return send_error(res, *e);
-  const std::string model = st.model_name();
-  if (!plan->so.stream) return respond_whole(*plan, *run, *ready, model, res);
-  Ready r = *ready;
-  res.set_header("Cache-Control", "no-cache");
-  res.set_chunked_content_provider("text/event-stream", [plan, run, r, model](std::size_t, httplib::DataSink& sink) {
-    return stream_all(*plan, *run, r, model, sink);
-  });
+  res.stream = plan->so.stream;
+  if (res.stream) {
+    res.content_type = "text/event-stream";
+    res.set_header("Cache-Control", "no-cache");
+  }
+  res.async = std::make_shared<CompletionBody>(std::move(run), plan, *ready, st.model_name());
 }
 
 }  // namespace ferrite::server

@@ -38,7 +38,8 @@ struct ServerConfig {
   double request_timeout_s = 0;            // 0: none; else a request running longer is aborted
   std::int64_t max_request_bytes = 16 << 20;
   std::string metrics_prefix = "ferrite";  // "vllm" publishes vLLM's names for its dashboards
-  int http_threads = 1024;                 // connections served at once (one thread each)
+  int http_workers = 2;                    // threads running handlers (one event loop serves I/O)
+  std::int64_t max_connections = 16384;    // open connections; more get 503
   std::int32_t max_logprobs = 20;
 };
 
@@ -59,11 +60,14 @@ class HttpServer {
   // From now on the generation endpoints answer; /health turns 200.
   void set_ready(std::shared_ptr<Engine> engine, std::shared_ptr<const tokenizer::Tokenizer> tokenizer,
                  ModelInfo info);
-  // Graceful stop: refuse new work (503), let in-flight requests finish up to `timeout`, then
-  // abort the rest (their streams end with an error event) and stop the listener.
+  // Graceful stop: close the listening socket, refuse new work on open connections (503), let
+  // in-flight requests finish up to `timeout`, then abort the rest (their streams end with an
+  // error event) and stop serving.
   void drain(std::chrono::milliseconds timeout);
   // Requests currently generating.
   std::int64_t in_flight() const;
+  // Open client connections.
+  std::int64_t connections() const;
 
  private:
   std::shared_ptr<ServerState> state_;

@@ -19,11 +19,11 @@ Json model_card(const ServerState& st, const std::string& name, const ModelInfo&
 
 }  // namespace
 
-void handle_models(ServerState& st, const httplib::Request& req, httplib::Response& res) {
+void handle_models(ServerState& st, const HttpRequest& req, HttpResponse& res) {
   auto ready = ready_or_error(st, res, false);
   if (!ready) return;
-  if (req.matches.size() > 1) {
-    const std::string id = req.matches[1];
+  if (!req.path_param.empty()) {
+    const std::string& id = req.path_param;
     for (const auto& n : st.config.served_model_names)
       if (n == id) return res.set_content(dump(model_card(st, n, ready->info)), "application/json");
     return send_error(res, {404, "The model `" + id + "` does not exist.", "NotFoundError", "model", "model_not_found"});
@@ -33,7 +33,7 @@ void handle_models(ServerState& st, const httplib::Request& req, httplib::Respon
   res.set_content(dump(Json{{"object", "list"}, {"data", data}}), "application/json");
 }
 
-void handle_tokenize(ServerState& st, const httplib::Request& req, httplib::Response& res) {
+void handle_tokenize(ServerState& st, const HttpRequest& req, HttpResponse& res) {
   auto ready = ready_or_error(st, res, false);
   if (!ready) return;
   OJson ob;
@@ -78,7 +78,7 @@ void handle_tokenize(ServerState& st, const httplib::Request& req, httplib::Resp
   res.set_content(dump(out), "application/json");
 }
 
-void handle_detokenize(ServerState& st, const httplib::Request& req, httplib::Response& res) {
+void handle_detokenize(ServerState& st, const HttpRequest& req, HttpResponse& res) {
   auto ready = ready_or_error(st, res, false);
   if (!ready) return;
   OJson ob;
@@ -96,7 +96,7 @@ void handle_detokenize(ServerState& st, const httplib::Request& req, httplib::Re
   res.set_content(dump(Json{{"prompt", *text}}), "application/json");
 }
 
-void handle_health(ServerState& st, const httplib::Request&, httplib::Response& res) {
+void handle_health(ServerState& st, const HttpRequest&, HttpResponse& res) {
   if (!st.ready.load()) return send_error(res, {503, kLoadingMessage, "ServiceUnavailableError", "", ""});
   std::shared_ptr<Engine> engine;
   {
@@ -107,7 +107,7 @@ void handle_health(ServerState& st, const httplib::Request&, httplib::Response& 
   res.status = 200;
 }
 
-void handle_metrics(ServerState& st, const httplib::Request&, httplib::Response& res) {
+void handle_metrics(ServerState& st, const HttpRequest&, HttpResponse& res) {
   std::shared_ptr<Engine> engine;
   Metrics* metrics = nullptr;
   std::int64_t block_size = 0;

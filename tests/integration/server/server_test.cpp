@@ -63,7 +63,6 @@ std::unique_ptr<Served> serve(EngineConfig ec, server::ServerConfig sc, bool wit
   sc.port = 0;
   sc.max_num_seqs = ec.max_num_seqs;
   sc.max_logprobs = ec.max_logprobs;
-  sc.http_threads = 32;
   if (sc.served_model_names.empty()) sc.served_model_names = {"tiny", "tiny-alias"};
   s->http = std::make_unique<server::HttpServer>(sc);
   auto port = s->http->bind();
@@ -495,7 +494,7 @@ TEST(ServeBinary, ReadyLineAndSigterm) {
     dup2(fd, 1);
     const std::string model = testing::source_dir() + "/tests/data/models/llama";
     execl(testing::ferrite_binary().c_str(), "ferrite", "serve", model.c_str(), "--port", "0", "--served-model-name",
-          "tiny", "--http-threads", "16", static_cast<char*>(nullptr));
+          "tiny", static_cast<char*>(nullptr));
     _exit(127);
   }
   int port = 0;
