@@ -5,6 +5,7 @@
 //
 //   ferrite bench [serve] --url http://127.0.0.1:8000 --num-prompts 100 --input-len 128 --output-len 128
 //   ferrite bench [throughput] --model DIR [engine flags] --num-prompts 100 ...      (in-process)
+//   ferrite bench latency --model DIR --batch-size 8 --input-len 32 --output-len 128     (in-process)
 //
 // One JSON object on stdout (and in --json FILE). Server mode talks to loopback only.
 #include <httplib.h>
@@ -318,6 +319,59 @@ Json run_benchmark(const BenchOptions& o, const Runner& runner, const std::strin
   return out;
 }
 
+// `bench latency`: one batch of --batch-size requests (--input-len random prompt ids each,
+// --output-len tokens, ignore_eos) submitted together, timed from submit to the last token; after
+// --num-iters-warmup untimed batches, --num-iters timed ones. Each batch draws new prompts, so the
+// prefix cache never shortens a prefill.
+Result<Json> run_latency(Engine& engine, const BenchOptions& o, std::int64_t batch, std::int64_t warmup,
+                         std::int64_t iters) {
+  std::mt19937_64 rng(o.seed);
+  std::uniform_int_distribution<std::int32_t> tok(0, static_cast<std::int32_t>(o.vocab_size - 1));
+  std::vector<double> latencies;
+  std::int64_t id = 0;
+  for (std::int64_t it = 0; it < warmup + iters; ++it) {
+    std::vector<std::shared_ptr<OutputStream>> streams;
+    const auto t0 = Clock::now();
+    for (std::int64_t b = 0; b < batch; ++b) {
+      GenerateRequest req;
+      req.request_id = "latency-" + std::to_string(id++);
+      std::vector<std::int32_t> prompt(static_cast<std::size_t>(o.input_len));
+      for (auto& t : prompt) t = tok(rng);
+      req.prompt = std::move(prompt);
+      req.sampling.max_tokens = o.output_len;
+      req.sampling.given.max_tokens = true;
+      req.sampling.temperature = o.temperature;
+      req.sampling.given.temperature = true;
+      req.sampling.ignore_eos = true;
+      FERRITE_ASSIGN_OR_RETURN(auto stream, engine.submit(std::move(req)));
+      streams.push_back(std::move(stream));
+    }
+    for (auto& s : streams)
+      while (auto d = s->next())
+        if (!d->error.empty()) return internal_error("a request failed: " + d->error);
+    const double secs = seconds_since(t0);
+    std::fprintf(stderr, "ferrite bench latency: %s %lld/%lld: %.3f s\n", it < warmup ? "warmup" : "iteration",
+                 static_cast<long long>(it < warmup ? it + 1 : it - warmup + 1),
+                 static_cast<long long>(it < warmup ? warmup : iters), secs);
+    if (it >= warmup) latencies.push_back(secs);
+  }
+  Json out = Json::object();
+  out["mode"] = "latency";
+  out["batch_size"] = batch;
+  out["input_len"] = o.input_len;
+  out["output_len"] = o.output_len;
+  out["num_iters_warmup"] = warmup;
+  out["num_iters"] = iters;
+  out["avg_latency"] = std::accumulate(latencies.begin(), latencies.end(), 0.0) / static_cast<double>(latencies.size());
+  out["latencies"] = latencies;
+  Json pct = Json::object();
+  for (int q : {10, 25, 50, 75, 90, 99}) pct[std::to_string(q)] = percentile(latencies, q);
+  out["percentiles"] = pct;
+  // Generated tokens per second over a whole batch (prefill included).
+  out["output_throughput"] = static_cast<double>(batch * o.output_len) / out["avg_latency"].get<double>();
+  return out;
+}
+
 Result<std::int64_t> int_flag(const Args& args, const std::string& name, const std::string& alias, std::int64_t lo,
                               std::int64_t hi) {
   const std::string use = (!alias.empty() && args.has(alias) && !args.has(name)) ? alias : name;
@@ -350,22 +404,37 @@ Result<BenchOptions> bench_options_from(const Args& args) {
   return o;
 }
 
+// Prints the result JSON (and writes it to --json FILE); nonzero if the file cannot be written.
+int print_result(const Args& args, const Json& result) {
+  const std::string text = result.dump(2);
+  std::printf("%s\n", text.c_str());
+  std::fflush(stdout);
+  if (args.has("json")) {
+    std::ofstream f(args.get("json"));
+    if (!f) return report_error("bench", invalid_argument("--json: cannot write " + args.get("json")));
+    f << text << "\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 int run_bench(const std::vector<std::string>& argv_in) {
   // An optional first word, as `vllm bench serve` / `vllm bench throughput`.
   std::vector<std::string> argv = argv_in;
   std::string mode;
-  if (!argv.empty() && (argv[0] == "serve" || argv[0] == "throughput")) {
+  if (!argv.empty() && (argv[0] == "serve" || argv[0] == "throughput" || argv[0] == "latency")) {
     mode = argv[0];
     argv.erase(argv.begin());
   }
-  Args args("bench [serve|throughput]",
+  Args args("bench [serve|throughput|latency]",
             "Benchmark serving with vLLM's metrics (TTFT, TPOT, ITL, E2EL; request and token throughput):\n"
             "random token-id prompts of --input-len tokens, --output-len tokens each (ignore_eos), arriving\n"
             "as a Poisson process of --request-rate per second, at most --max-concurrency at once, each\n"
             "streamed and timed. 'serve' (or --url): against a running server on loopback; 'throughput' (or\n"
-            "--model DIR without --url): an in-process engine. Prints one JSON object.");
+            "--model DIR without --url): an in-process engine. 'latency': in-process, one batch of\n"
+            "--batch-size requests at a time, --num-iters timed batches (vLLM's `bench latency`).\n"
+            "Prints one JSON object.");
   add_engine_flags(args);
   args.flag("url", "URL",
             "a running server, e.g. http://127.0.0.1:8000 (loopback only); --model then names the served model")
@@ -383,16 +452,23 @@ int run_bench(const std::vector<std::string>& argv_in) {
       .flag("vocab-size", "N",
             "random prompt ids are drawn from [0, N) (default: the model's vocabulary in-process, 500 with --url)")
       .flag("request-timeout", "SECONDS", "with --url: give up on a request silent this long", "600")
+      .flag("batch-size", "N", "latency: requests per batch", "8")
+      .flag("num-iters-warmup", "N", "latency: untimed batches first", "2")
+      .flag("num-iters", "N", "latency: timed batches", "10")
       .flag("json", "FILE", "also write the result JSON to FILE");
   if (auto code = args.parse_or_exit(argv)) return *code;
   auto opts = bench_options_from(args);
   if (!opts.ok()) return report_error("bench", opts.status());
   BenchOptions o = *opts;
   const bool server_mode = mode == "serve" || (mode.empty() && args.has("url"));
-  if (mode == "throughput" && args.has("url"))
-    return report_error("bench",
-                        invalid_argument("'bench throughput' runs in-process: drop --url (or use 'bench serve')"));
+  if ((mode == "throughput" || mode == "latency") && args.has("url"))
+    return report_error("bench", invalid_argument("'bench " + mode + "' runs in-process: drop --url (or use 'bench serve')"));
   signal(SIGPIPE, SIG_IGN);
+  auto batch = int_flag(args, "batch-size", "", 1, 4096);
+  auto warmup = int_flag(args, "num-iters-warmup", "", 0, 100000);
+  auto iters = int_flag(args, "num-iters", "", 1, 100000);
+  for (const auto* r : {&batch, &warmup, &iters})
+    if (!r->ok()) return report_error("bench", r->status());
 
   Json result;
   if (server_mode) {
@@ -444,6 +520,12 @@ int run_bench(const std::vector<std::string>& argv_in) {
       return report_error("bench",
                           invalid_argument("--input-len + --output-len (" + std::to_string(o.input_len + o.output_len) +
                                            ") exceed the context length " + std::to_string(info.max_model_len)));
+    if (mode == "latency") {
+      auto lat = run_latency(**engine, o, *batch, *warmup, *iters);
+      (*engine)->shutdown();
+      if (!lat.ok()) return report_error("bench", lat.status());
+      return print_result(args, *lat);
+    }
     std::fprintf(stderr, "ferrite bench: %lld requests in-process on %s\n", static_cast<long long>(o.num_prompts),
                  config->model_dir.c_str());
     std::atomic<std::int64_t> next_id{0};
@@ -457,14 +539,7 @@ int run_bench(const std::vector<std::string>& argv_in) {
     (*engine)->shutdown();
   }
 
-  const std::string text = result.dump(2);
-  std::printf("%s\n", text.c_str());
-  std::fflush(stdout);
-  if (args.has("json")) {
-    std::ofstream f(args.get("json"));
-    if (!f) return report_error("bench", invalid_argument("--json: cannot write " + args.get("json")));
-    f << text << "\n";
-  }
+  if (int code = print_result(args, result); code != 0) return code;
   std::fprintf(stderr, "ferrite bench: %lld completed, %lld failed in %.2f s: %.2f req/s, %.1f output tokens/s\n",
                static_cast<long long>(result["completed"].get<std::int64_t>()),
                static_cast<long long>(result["failed"].get<std::int64_t>()), result["duration"].get<double>(),

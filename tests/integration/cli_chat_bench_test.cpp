@@ -99,6 +99,40 @@ TEST(BenchCli, InProcessDummyWeights) {
   fs::remove_all(dir);
 }
 
+TEST(BenchCli, LatencyTimesFixedBatches) {
+  const std::string dir = dummy_model_dir();
+  const auto r = testing::run_command(testing::ferrite_binary() + " bench latency --model " + dir +
+                                      " --load-format dummy --batch-size 3 --input-len 8 --output-len 4"
+                                      " --num-iters-warmup 1 --num-iters 4 --json " + dir + "/lat.json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json j = json::parse(r.out);
+  EXPECT_EQ(j.at("mode"), "latency");
+  EXPECT_EQ(j.at("batch_size"), 3);
+  ASSERT_EQ(j.at("latencies").size(), 4u);
+  double sum = 0, lo = 1e9, hi = 0;
+  for (const auto& v : j.at("latencies")) {
+    EXPECT_GT(v.get<double>(), 0);
+    sum += v.get<double>();
+    lo = std::min(lo, v.get<double>());
+    hi = std::max(hi, v.get<double>());
+  }
+  EXPECT_NEAR(j.at("avg_latency").get<double>(), sum / 4, 1e-9);
+  for (const char* q : {"10", "50", "99"}) {
+    EXPECT_GE(j.at("percentiles").at(q).get<double>(), lo);
+    EXPECT_LE(j.at("percentiles").at(q).get<double>(), hi);
+  }
+  EXPECT_NEAR(j.at("output_throughput").get<double>(), 3 * 4 / j.at("avg_latency").get<double>(), 1e-6);
+  EXPECT_EQ(json::parse(testing::read_text(dir + "/lat.json")), j);
+  auto bad = testing::run_command(testing::ferrite_binary() + " bench latency --model " + dir +
+                                  " --load-format dummy --batch-size 0");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--batch-size"), std::string::npos) << bad.err;
+  bad = testing::run_command(testing::ferrite_binary() + " bench latency --url http://127.0.0.1:1");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("in-process"), std::string::npos) << bad.err;
+  fs::remove_all(dir);
+}
+
 TEST(BenchCli, RefusesBadFlagsAndRemoteUrls) {
   auto r = testing::run_command(testing::ferrite_binary() + " bench --url http://10.1.2.3:8000");
   EXPECT_EQ(r.exit_code, 2);
