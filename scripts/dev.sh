@@ -20,6 +20,8 @@ deps=(
   "/usr/include/unicode/normalizer2.h:libicu-dev"
   "/usr/include/sentencepiece_processor.h:libsentencepiece-dev"
   "/usr/include/httplib.h:libcpp-httplib-dev"
+  "/usr/include/grpcpp/grpcpp.h:libgrpc++-dev" "grpc_cpp_plugin:protobuf-compiler-grpc"
+  "/usr/include/google/protobuf/message.h:libprotobuf-dev" "protoc:protobuf-compiler"
   "/usr/include/gtest/gtest.h:libgtest-dev"
   "/usr/include/gmock/gmock.h:libgmock-dev"
   "/usr/include/benchmark/benchmark.h:libbenchmark-dev"

@@ -14,8 +14,8 @@ GrpcServer::~GrpcServer() = default;
 Result<int> GrpcServer::start() {
   return unimplemented(
       "this ferrite was built without gRPC: FERRITE_GRPC=OFF, gRPC/Protobuf not found at configure time (apt-get "
-      "install libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler, then re-run cmake), or left off "
-      "by FERRITE_GRPC=AUTO because libsentencepiece bundles a clashing protobuf (the cmake output says which)");
+      "install libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler, then re-run cmake; the cmake "
+      "output says which)");
 }
 void GrpcServer::set_ready(std::shared_ptr<Engine>, std::shared_ptr<const tokenizer::Tokenizer>, ModelInfo) {}
 void GrpcServer::drain(std::chrono::milliseconds) {}

@@ -1,6 +1,7 @@
 // The gRPC server over real engines on loopback, called with the generated C++ stub: greedy
-// generation equals the engine's, tokenization, info, error codes, deadline and cancellation
-// (both free the request's KV blocks), health and reflection.
+// generation equals the engine's, tokenization (also with a tokenizer.model beside libprotobuf),
+// info, error codes (RESOURCE_EXHAUSTED on a full queue), deadline and cancellation (both free
+// the request's KV blocks), health (NOT_SERVING before ready and while draining) and reflection.
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/impl/codegen/client_unary_call.h>
@@ -26,7 +27,6 @@ using nlohmann::json;
 
 std::string qwen3_tokenizer() { return testing::shared_dir() + "/fixtures/tokenizers/qwen3"; }
 bool have_shared() { return fs::exists(qwen3_tokenizer() + "/tokenizer.json"); }
-
 
 struct Served {
   std::shared_ptr<Engine> engine;
@@ -208,6 +208,28 @@ TEST(GrpcServer, TextPromptTokenizeAndDetokenize) {
   EXPECT_NE(st.error_message().find("is outside the vocabulary"), std::string::npos) << st.error_message();
 }
 
+// A tokenizer.model tokenizer in a process that has libprotobuf (this one, through gRPC): Debian's
+// libsentencepiece carries a clashing protobuf of its own, which the dlopened shim keeps apart.
+TEST(GrpcServer, SentencePieceTokenizerBesideLibprotobuf) {
+  auto tok = tokenizer::Tokenizer::load(testing::source_dir() + "/tests/data/tokenizer/sp_tiny");
+  if (!tok.ok() && tok.status().code() == StatusCode::kUnimplemented) GTEST_SKIP() << tok.status().message();
+  ASSERT_TRUE(tok.ok()) << tok.status().message();
+  ASSERT_TRUE((*tok)->is_sentencepiece());
+  auto want = (*tok)->encode("Hello world, <s> again", true);
+  ASSERT_TRUE(want.ok());
+  EXPECT_GT(want->size(), 3u);
+
+  auto s = serve(tiny_config(false), false);
+  ASSERT_TRUE(s);
+  s->grpc->set_ready(s->engine, std::shared_ptr<const tokenizer::Tokenizer>(std::move(*tok)), s->engine->model_info());
+  grpc::ClientContext ctx;
+  v1::TokenizeRequest tr;
+  tr.set_text("Hello world, <s> again");
+  v1::TokenizeResponse res;
+  ASSERT_TRUE(s->stub->Tokenize(&ctx, tr, &res).ok());
+  EXPECT_EQ(std::vector<std::int32_t>(res.token_ids().begin(), res.token_ids().end()), *want);
+}
+
 TEST(GrpcServer, ModelAndServerInfo) {
   auto s = serve(tiny_config(false), false);
   ASSERT_TRUE(s);
@@ -269,7 +291,8 @@ TEST(GrpcServer, ErrorsMapToStatusCodesWithTheHttpMessages) {
   req = greedy_request({1, 2, 3}, 4);
   req.mutable_sampling()->set_top_p(0);
   expect(req, grpc::StatusCode::INVALID_ARGUMENT, "top_p");
-  req = greedy_request(std::vector<std::int32_t>(static_cast<std::size_t>(s->engine->model_info().max_model_len) + 1, 5), 4);
+  req = greedy_request(
+      std::vector<std::int32_t>(static_cast<std::size_t>(s->engine->model_info().max_model_len) + 1, 5), 4);
   expect(req, grpc::StatusCode::INVALID_ARGUMENT, "");
   req = greedy_request({1, 2, 100000}, 4);
   expect(req, grpc::StatusCode::INVALID_ARGUMENT, "100000");
@@ -345,29 +368,35 @@ TEST(GrpcServer, ClientCancellationFreesBlocks) {
   expect_blocks_freed(*s);
 }
 
-// grpc.health.v1.Health/Check with raw bytes: HealthCheckRequest{} is empty, and
-// HealthCheckResponse{status: SERVING} is field 1 = 1 (bytes 08 01).
+// grpc.health.v1.Health/Check with raw bytes: HealthCheckRequest{service} is field 1, and
+// HealthCheckResponse{status} is field 1: SERVING is bytes 08 01, NOT_SERVING 08 02.
+const std::string kServing("\x08\x01", 2);
+const std::string kNotServing("\x08\x02", 2);
+
+std::string health_check(grpc::Channel& channel, const std::string& service) {
+  std::string req;
+  if (!service.empty()) req = std::string("\x0a", 1) + static_cast<char>(service.size()) + service;
+  grpc::Slice slice(req);
+  grpc::ByteBuffer in(&slice, 1), out;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  const auto st = grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
+      &channel, grpc::internal::RpcMethod("/grpc.health.v1.Health/Check", grpc::internal::RpcMethod::NORMAL_RPC), &ctx,
+      in, &out);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  std::vector<grpc::Slice> slices;
+  (void)out.Dump(&slices);
+  std::string bytes;
+  for (const auto& sl : slices) bytes.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+  return bytes;
+}
+
 TEST(GrpcServer, HealthAndReflection) {
   auto s = serve(tiny_config(false), false);
   ASSERT_TRUE(s);
-  auto health = [&](const std::string& service) {
-    std::string req;
-    if (!service.empty()) req = std::string("\x0a", 1) + static_cast<char>(service.size()) + service;
-    grpc::Slice slice(req);
-    grpc::ByteBuffer in(&slice, 1), out;
-    grpc::ClientContext ctx;
-    const auto st = grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
-        s->channel.get(), grpc::internal::RpcMethod("/grpc.health.v1.Health/Check", grpc::internal::RpcMethod::NORMAL_RPC),
-        &ctx, in, &out);
-    EXPECT_TRUE(st.ok()) << st.error_message();
-    std::vector<grpc::Slice> slices;
-    (void)out.Dump(&slices);
-    std::string bytes;
-    for (const auto& sl : slices) bytes.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
-    return bytes;
-  };
-  EXPECT_EQ(health(""), std::string("\x08\x01", 2));
-  EXPECT_EQ(health("ferrite.v1.Ferrite"), std::string("\x08\x01", 2));
+  const auto health = [&](const std::string& service) { return health_check(*s->channel, service); };
+  EXPECT_EQ(health(""), kServing);
+  EXPECT_EQ(health("ferrite.v1.Ferrite"), kServing);
 
   // grpc.reflection.v1alpha.ServerReflection: ServerReflectionRequest{list_services: "*"}
   // (field 7); the answer names the service.
@@ -393,7 +422,110 @@ TEST(GrpcServer, HealthAndReflection) {
   while (rw->Read(&resp)) {
   }
   EXPECT_TRUE(rw->Finish().ok());
+}
 
+// NOT_SERVING from start() until set_ready(), SERVING then, NOT_SERVING again as soon as drain()
+// begins (while a Generate call still runs), and new Generate calls are refused meanwhile.
+TEST(GrpcServer, HealthIsNotServingBeforeReadyAndWhileDraining) {
+  EngineConfig ec = slow_config();
+  ec.show_progress = false;
+  auto engine = Engine::create(ec);
+  ASSERT_TRUE(engine.ok()) << engine.status().to_string();
+  std::shared_ptr<Engine> shared = std::move(*engine);
+  server::GrpcServer gs(server::GrpcConfig{});
+  auto port = gs.start();
+  ASSERT_TRUE(port.ok()) << port.status().to_string();
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(*port), grpc::InsecureChannelCredentials());
+  auto stub = v1::Ferrite::NewStub(channel);
+  EXPECT_EQ(health_check(*channel, ""), kNotServing);
+  EXPECT_EQ(health_check(*channel, "ferrite.v1.Ferrite"), kNotServing);
+  {
+    grpc::ClientContext ctx;
+    v1::ListModelsResponse res;
+    EXPECT_EQ(stub->ListModels(&ctx, {}, &res).error_code(), grpc::StatusCode::UNAVAILABLE);
+  }
+
+  gs.set_ready(shared, nullptr, shared->model_info());
+  EXPECT_EQ(health_check(*channel, ""), kServing);
+  EXPECT_EQ(health_check(*channel, "ferrite.v1.Ferrite"), kServing);
+
+  grpc::ClientContext ctx;
+  auto reader = stub->Generate(&ctx, greedy_request(std::vector<std::int32_t>(40, 3), 3000));
+  v1::GenerateResponse m;
+  ASSERT_TRUE(reader->Read(&m));  // running
+  std::thread drain([&] { gs.drain(std::chrono::seconds(20)); });
+  // drain() waits for the running call; health turns NOT_SERVING at once.
+  std::string status;
+  for (int i = 0; i < 200 && (status = health_check(*channel, "")) != kNotServing; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(status, kNotServing);
+  EXPECT_EQ(health_check(*channel, "ferrite.v1.Ferrite"), kNotServing);
+  {
+    grpc::ClientContext c;
+    v1::GenerateResponse r;
+    auto refused = stub->Generate(&c, greedy_request({1, 2, 3}, 4));
+    while (refused->Read(&r)) {
+    }
+    EXPECT_EQ(refused->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+  }
+  ctx.TryCancel();
+  while (reader->Read(&m)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  drain.join();
+  EXPECT_EQ(gs.in_flight(), 0);
+  shared->shutdown();
+}
+
+// --max-queue-len: with one sequence running and one waiting behind it (--max-num-seqs 1), a third
+// Generate is refused with RESOURCE_EXHAUSTED and the HTTP server's message.
+TEST(GrpcServer, FullQueueIsResourceExhausted) {
+  EngineConfig ec = slow_config();
+  ec.show_progress = false;
+  ec.max_num_seqs = 1;
+  auto engine = Engine::create(ec);
+  ASSERT_TRUE(engine.ok()) << engine.status().to_string();
+  server::GrpcConfig gc;
+  gc.max_queue_len = 1;
+  gc.max_num_seqs = 1;
+  auto s = std::make_unique<Served>();
+  s->engine = std::move(*engine);
+  s->grpc = std::make_unique<server::GrpcServer>(gc);
+  auto port = s->grpc->start();
+  ASSERT_TRUE(port.ok()) << port.status().to_string();
+  s->grpc->set_ready(s->engine, nullptr, s->engine->model_info());
+  s->channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(*port), grpc::InsecureChannelCredentials());
+  s->stub = v1::Ferrite::NewStub(s->channel);
+
+  grpc::ClientContext running_ctx, waiting_ctx;
+  auto running = s->stub->Generate(&running_ctx, greedy_request(std::vector<std::int32_t>(40, 3), 3000));
+  v1::GenerateResponse m;
+  ASSERT_TRUE(running->Read(&m));
+  auto waiting = s->stub->Generate(&waiting_ctx, greedy_request(std::vector<std::int32_t>(40, 4), 3000));
+  v1::GetServerInfoResponse info;
+  for (int i = 0; i < 500; ++i) {
+    grpc::ClientContext c;
+    ASSERT_TRUE(s->stub->GetServerInfo(&c, {}, &info).ok());
+    if (info.grpc_in_flight() == 2 && info.num_waiting() == 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(info.grpc_in_flight(), 2);
+  EXPECT_EQ(info.max_queue_len(), 1);
+
+  auto refused = generate(*s, greedy_request({1, 2, 3}, 4));
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << refused.status.error_message();
+  EXPECT_EQ(refused.status.error_message(),
+            "the server is overloaded: 1 requests are already waiting (--max-queue-len)");
+
+  running_ctx.TryCancel();
+  waiting_ctx.TryCancel();
+  while (running->Read(&m)) {
+  }
+  while (waiting->Read(&m)) {
+  }
+  EXPECT_EQ(running->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_EQ(waiting->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  expect_blocks_freed(*s);
 }
 
 }  // namespace
