@@ -32,3 +32,17 @@ if(NOT FERRITE_GRPC STREQUAL "OFF")
   endif()
 endif()
 message(STATUS "ferrite: gRPC server: ${FERRITE_HAVE_GRPC}")
+
+# MPI is optional (FERRITE_MPI, AUTO by default): it launches and connects the ranks of a
+# tensor-parallel job (src/parallel). C bindings only. FindMPI also gives MPIEXEC_EXECUTABLE and
+# MPIEXEC_NUMPROC_FLAG, which the multi-rank tests use to start themselves.
+set(FERRITE_HAVE_MPI OFF)
+if(NOT FERRITE_MPI STREQUAL "OFF")
+  find_package(MPI COMPONENTS C QUIET)
+  if(MPI_C_FOUND AND TARGET MPI::MPI_C)
+    set(FERRITE_HAVE_MPI ON)
+  elseif(FERRITE_MPI STREQUAL "ON")
+    message(FATAL_ERROR "FERRITE_MPI=ON but MPI was not found (apt-get install libopenmpi-dev openmpi-bin)")
+  endif()
+endif()
+message(STATUS "ferrite: MPI communicator: ${FERRITE_HAVE_MPI}")
