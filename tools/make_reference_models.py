@@ -76,10 +76,16 @@ from transformers import (  # noqa: E402
     LlamaForCausalLM,
     MistralConfig,
     MistralForCausalLM,
+    MixtralConfig,
+    MixtralForCausalLM,
     Qwen2Config,
     Qwen2ForCausalLM,
+    Qwen2MoeConfig,
+    Qwen2MoeForCausalLM,
     Qwen3Config,
     Qwen3ForCausalLM,
+    Qwen3MoeConfig,
+    Qwen3MoeForCausalLM,
 )
 
 MAX_TOKENS = 32
@@ -237,6 +243,65 @@ SPECS = {
         config_drop=("layer_types",),
     ),
     "llama_bf16": dict(cls=LlamaForCausalLM, cfg_cls=LlamaConfig, cfg=dict(LLAMA_BASE), seed=1011, bf16=True),
+    # Mixture of experts: 8 experts, top 2; the 20- and 40-token prompts route tokens to every expert
+    # of every sparse layer (checked below). transformers 5 save_pretrained writes one tensor per expert
+    # (block_sparse_moe.experts.{e}.w1/w2/w3, mlp.experts.{e}.gate_proj/up_proj/down_proj).
+    "mixtral": dict(
+        cls=MixtralForCausalLM,
+        cfg_cls=MixtralConfig,
+        cfg=dict(
+            {k: v for k, v in LLAMA_BASE.items() if k not in ("attention_bias", "mlp_bias")},
+            intermediate_size=32,
+            num_local_experts=8,
+            num_experts_per_tok=2,
+            sliding_window=None,
+        ),
+        seed=1012,
+        variants=[("top-1 routing (num_experts_per_tok=1)", dict(num_experts_per_tok=1))],
+    ),
+    # Like Qwen1.5-MoE: norm_topk_prob false, a sigmoid-gated shared expert in every sparse layer.
+    "qwen2_moe": dict(
+        cls=Qwen2MoeForCausalLM,
+        cfg_cls=Qwen2MoeConfig,
+        cfg=dict(
+            QWEN_BASE,
+            num_hidden_layers=2,
+            intermediate_size=64,
+            moe_intermediate_size=24,
+            shared_expert_intermediate_size=48,
+            num_experts=8,
+            num_experts_per_tok=2,
+            norm_topk_prob=False,
+            decoder_sparse_step=1,
+            use_sliding_window=False,
+            sliding_window=None,
+            max_window_layers=2,
+        ),
+        seed=1013,
+        config_drop=("layer_types",),
+        variants=[("renormalised top-k (norm_topk_prob=true)", dict(norm_topk_prob=True))],
+    ),
+    # Like Qwen3-30B-A3B (norm_topk_prob true, q/k norm), with mlp_only_layers=[1] so that layer 1
+    # is a dense MLP between two sparse layers.
+    "qwen3_moe": dict(
+        cls=Qwen3MoeForCausalLM,
+        cfg_cls=Qwen3MoeConfig,
+        cfg=dict(
+            QWEN_BASE,
+            intermediate_size=64,
+            moe_intermediate_size=24,
+            num_experts=8,
+            num_experts_per_tok=2,
+            norm_topk_prob=True,
+            decoder_sparse_step=1,
+            mlp_only_layers=[1],
+            attention_bias=False,
+            use_sliding_window=False,
+            sliding_window=None,
+        ),
+        seed=1014,
+        variants=[("plain top-k weights (norm_topk_prob=false)", dict(norm_topk_prob=False))],
+    ),
     # Same weights as "llama" (same seed and shape), split into shards.
     "llama_sharded": dict(
         cls=LlamaForCausalLM, cfg_cls=LlamaConfig, cfg=dict(LLAMA_BASE), seed=1001, max_shard_size=250_000
@@ -504,6 +569,25 @@ def alt_case(model, prompt: list[int]) -> dict:
     }
 
 
+@torch.no_grad()
+def check_every_expert_routed(name: str, model, cases: list[dict]) -> None:
+    """MoE fixtures: over the prompts, every expert of every sparse layer gets at least one token."""
+    cfg = model.config
+    experts = getattr(cfg, "num_local_experts", None) or cfg.num_experts
+    hit = None
+    for c in cases:
+        x = torch.tensor([c["prompt_ids"]], dtype=torch.long)
+        out = fresh(model)(input_ids=x, attention_mask=torch.ones_like(x), use_cache=False, output_router_logits=True)
+        layers = [torch.topk(torch.softmax(lg.float(), -1), cfg.num_experts_per_tok, -1).indices for lg in out.router_logits]
+        if hit is None:
+            hit = [set() for _ in layers]
+        for s, idx in zip(hit, layers):
+            s.update(idx.flatten().tolist())
+    for i, s in enumerate(hit):
+        assert len(s) == experts, f"{name}: sparse layer {i} routes to only {sorted(s)}"
+    log(f"  [{name}] every expert of all {len(hit)} sparse layers gets tokens")
+
+
 def make_one(name: str, spec: dict, out_root: str) -> dict:
     t0 = time.time()
     model = build_model(spec)
@@ -562,6 +646,8 @@ def make_one(name: str, spec: dict, out_root: str) -> dict:
             "rope_theta_equivalent": alt_theta,
             "cases": alt_cases,
         }
+    if "num_experts_per_tok" in spec["cfg"]:
+        check_every_expert_routed(name, model, cases)
     sens = sensitivity(name, spec, cases)
     if sens:
         ref["sensitivity"] = sens

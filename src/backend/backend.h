@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "backend/tensor.h"
 #include "ferrite/status.h"
@@ -21,6 +22,23 @@ struct LinearWeight {
   std::int64_t k = 0;  // input features
   DType dtype = DType::kF32;
   std::size_t bytes() const { return packed.nbytes() + (bias.defined() ? bias.nbytes() : 0); }
+};
+
+// The routed experts of one mixture-of-experts layer in the backend's layout (CPU: one packed
+// linear weight per expert; a GPU backend may hold them as one [E, ...] block for a grouped GEMM).
+struct MoeWeights {
+  std::vector<LinearWeight> gate_up;  // per expert: [2 * inter, hidden], the gate rows then the up rows
+  std::vector<LinearWeight> down;     // per expert: [hidden, inter]
+  std::int64_t num_experts = 0;
+  std::int64_t hidden = 0;
+  std::int64_t inter = 0;
+  DType dtype = DType::kF32;
+  std::size_t bytes() const {
+    std::size_t b = 0;
+    for (const auto& w : gate_up) b += w.bytes();
+    for (const auto& w : down) b += w.bytes();
+    return b;
+  }
 };
 
 // The flat-batch attention metadata (DESIGN.md), as int32 host or device tensors.
@@ -71,6 +89,20 @@ class Backend {
   virtual void add(Tensor& a, const Tensor& b) = 0;
   // out[i, :] = x[rows[i], :]   (rows: i32 host tensor)
   virtual void gather_rows(const Tensor& x, const Tensor& rows, Tensor& out) = 0;
+
+  // Mixture of experts (kernels/cpu/moe.h is the specification).
+  // gate_up[e]: host [2 * inter, hidden]; down[e]: host [hidden, inter]; stored as `dtype`.
+  virtual Result<MoeWeights> prepare_moe(const std::vector<Tensor>& gate_up, const std::vector<Tensor>& down,
+                                         DType dtype) = 0;
+  // logits f32 [T, E] -> topk_ids i32 [T, k], topk_weights f32 [T, k]: softmax, the k largest
+  // (ties to the lower id), renormalised to sum 1 when `renormalize`.
+  virtual void moe_route(const Tensor& logits, std::int64_t top_k, bool renormalize, Tensor& topk_ids,
+                         Tensor& topk_weights) = 0;
+  // out[t] = sum_j topk_weights[t, j] * down_e(silu(gate_e(x[t])) * up_e(x[t])), e = topk_ids[t, j].
+  virtual void moe_experts(const Tensor& x, const Tensor& topk_ids, const Tensor& topk_weights, const MoeWeights& w,
+                           Tensor& out) = 0;
+  // a[t, :] += sigmoid(gate[t]) * b[t, :]   (gate: f32 [T, 1])
+  virtual void add_sigmoid_gated(Tensor& a, const Tensor& b, const Tensor& gate) = 0;
 
   virtual void synchronize() {}
 };

@@ -1,5 +1,6 @@
 #include <cstring>
 #include <sstream>
+#include <vector>
 
 #include "backend/backend.h"
 #include "base/check.h"
@@ -8,6 +9,7 @@
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/linear.h"
+#include "kernels/cpu/moe.h"
 #include "kernels/cpu/norm.h"
 #include "kernels/cpu/rope.h"
 
@@ -138,8 +140,77 @@ class CpuBackend final : public Backend {
       std::memcpy(out.data<float>() + i * dim, x.data<float>() + r[i] * dim, static_cast<std::size_t>(dim) * 4);
   }
 
+  Result<MoeWeights> prepare_moe(const std::vector<Tensor>& gate_up, const std::vector<Tensor>& down,
+                                 DType dtype) override {
+    if (gate_up.empty() || gate_up.size() != down.size())
+      return invalid_argument("prepare_moe: expected one gate_up and one down weight per expert");
+    MoeWeights m;
+    m.num_experts = static_cast<std::int64_t>(gate_up.size());
+    m.dtype = dtype;
+    for (std::size_t e = 0; e < gate_up.size(); ++e) {
+      FERRITE_ASSIGN_OR_RETURN(LinearWeight gu, prepare_linear(gate_up[e], Tensor(), dtype));
+      FERRITE_ASSIGN_OR_RETURN(LinearWeight dn, prepare_linear(down[e], Tensor(), dtype));
+      if (e == 0) {
+        m.hidden = gu.k;
+        m.inter = dn.k;
+      }
+      if (gu.k != m.hidden || gu.n != 2 * m.inter || dn.n != m.hidden || dn.k != m.inter)
+        return invalid_argument("prepare_moe: expert " + std::to_string(e) + " has gate_up " +
+                                gate_up[e].shape().to_string() + " and down " + down[e].shape().to_string() +
+                                ", expected [2 * inter, hidden] and [hidden, inter] as expert 0");
+      m.gate_up.push_back(std::move(gu));
+      m.down.push_back(std::move(dn));
+    }
+    return m;
+  }
+
+  void moe_route(const Tensor& logits, std::int64_t top_k, bool renormalize, Tensor& topk_ids,
+                 Tensor& topk_weights) override {
+    const std::int64_t t = logits.dim(0), e = logits.dim(1);
+    FERRITE_CHECK(logits.ndim() == 2 && topk_ids.dtype() == DType::kI32 && topk_ids.numel() == t * top_k &&
+                  topk_weights.numel() == t * top_k);
+    kc::moe_topk_softmax(logits.data<float>(), t, e, top_k, renormalize, topk_ids.data<std::int32_t>(),
+                         topk_weights.data<float>());
+  }
+
+  void moe_experts(const Tensor& x, const Tensor& topk_ids, const Tensor& topk_weights, const MoeWeights& w,
+                   Tensor& out) override {
+    const std::int64_t t = x.dim(0);
+    FERRITE_CHECK(x.ndim() == 2 && x.dim(1) == w.hidden && out.numel() == x.numel() && topk_ids.dim(0) == t &&
+                  topk_weights.shape() == topk_ids.shape());
+    gate_up_ptrs_.clear();
+    down_ptrs_.clear();
+    for (const auto& g : w.gate_up) gate_up_ptrs_.push_back(g.packed.raw_data());
+    for (const auto& d : w.down) down_ptrs_.push_back(d.packed.raw_data());
+    kc::MoeExpertsArgs a;
+    a.x = x.data<float>();
+    a.tokens = t;
+    a.hidden = w.hidden;
+    a.topk_ids = topk_ids.data<std::int32_t>();
+    a.topk_weights = topk_weights.data<float>();
+    a.top_k = topk_ids.dim(1);
+    a.num_experts = w.num_experts;
+    a.inter = w.inter;
+    a.type = weight_type(w.dtype);
+    a.gate_up = gate_up_ptrs_.data();
+    a.down = down_ptrs_.data();
+    a.out = out.data<float>();
+    const std::size_t need = kc::moe_workspace_bytes(t, a.top_k, w.hidden, w.inter, w.num_experts);
+    if (workspace_.size() < need) workspace_.resize(need);
+    kc::moe_experts(a, workspace_.data(), pool_);
+  }
+
+  void add_sigmoid_gated(Tensor& a, const Tensor& b, const Tensor& gate) override {
+    const std::int64_t dim = a.dim(-1), rows = a.numel() / dim;
+    FERRITE_CHECK(b.numel() == a.numel() && gate.numel() == rows);
+    kc::add_sigmoid_gated(a.data<float>(), b.data<float>(), gate.data<float>(), rows, dim);
+  }
+
  private:
   base::ThreadPool pool_;
+  // moe_experts' scratch, kept between calls (the backend is used from the engine loop thread only).
+  std::vector<unsigned char> workspace_;
+  std::vector<const void*> gate_up_ptrs_, down_ptrs_;
 };
 
 }  // namespace

@@ -14,7 +14,7 @@ namespace {
 
 using json = nlohmann::json;
 
-enum class Family { kLlama, kMistral, kQwen2, kQwen3 };
+enum class Family { kLlama, kMistral, kQwen2, kQwen3, kMixtral, kQwen2Moe, kQwen3Moe };
 
 struct ArchInfo {
   const char* architecture;
@@ -28,6 +28,9 @@ constexpr ArchInfo kArchs[] = {
     {"MistralForCausalLM", "mistral", Family::kMistral, 4096 * 32},
     {"Qwen2ForCausalLM", "qwen2", Family::kQwen2, 32768},
     {"Qwen3ForCausalLM", "qwen3", Family::kQwen3, 32768},
+    {"MixtralForCausalLM", "mixtral", Family::kMixtral, 4096 * 32},
+    {"Qwen2MoeForCausalLM", "qwen2_moe", Family::kQwen2Moe, 32768},
+    {"Qwen3MoeForCausalLM", "qwen3_moe", Family::kQwen3Moe, 32768},
 };
 
 // Dimensions beyond this are certainly corrupt, and keeping them small means products of two
@@ -271,19 +274,41 @@ Status parse_sliding_window(const json& j, const Ctx& c, Family family, ModelCon
       cfg->max_window_layers = 0;
       return ok_status();
     }
+    case Family::kMixtral:
+      // MixtralConfig defaults to no window (unlike Mistral); every layer uses the one given.
+      cfg->sliding_window = 0;
+      FERRITE_RETURN_IF_ERROR(optional_positive_int(j, c, "sliding_window", &cfg->sliding_window));
+      cfg->use_sliding_window = true;
+      cfg->max_window_layers = 0;
+      return ok_status();
     case Family::kQwen2:
-    case Family::kQwen3: {
+    case Family::kQwen3:
+    case Family::kQwen2Moe:
+    case Family::kQwen3Moe: {
       cfg->use_sliding_window = false;
       FERRITE_RETURN_IF_ERROR(read_bool(j, c, "use_sliding_window", &cfg->use_sliding_window).status());
       cfg->sliding_window = 4096;
       if (j.contains("sliding_window") && j["sliding_window"].is_null()) cfg->sliding_window = 0;
-      FERRITE_RETURN_IF_ERROR(optional_positive_int(j, c, "sliding_window", &cfg->sliding_window));
+      // Qwen2MoeConfig writes 0 for "no window" when use_sliding_window is false.
+      if (auto it = j.find("sliding_window"); it != j.end() && it->is_number_integer() && it->get<std::int64_t>() == 0)
+        cfg->sliding_window = 0;
+      else
+        FERRITE_RETURN_IF_ERROR(optional_positive_int(j, c, "sliding_window", &cfg->sliding_window));
       cfg->max_window_layers = 28;
       FERRITE_ASSIGN_OR_RETURN(bool has, read_int(j, c, "max_window_layers", &cfg->max_window_layers));
       if (has && cfg->max_window_layers < 0)
         return c.error("max_window_layers", "must not be negative, got " + std::to_string(cfg->max_window_layers));
       // Off unless asked for, as in transformers (sliding_window = None unless use_sliding_window).
       if (!cfg->use_sliding_window) cfg->sliding_window = 0;
+      // Qwen3MoeAttention applies the window to every layer (no max_window_layers).
+      if (family == Family::kQwen3Moe) cfg->max_window_layers = 0;
+      // Qwen2MoeConfig derives its own layer_types when none are given: sliding on even layers
+      // below max_window_layers.
+      if (family == Family::kQwen2Moe && cfg->use_sliding_window && cfg->sliding_window > 0 &&
+          (j.find("layer_types") == j.end() || j["layer_types"].is_null())) {
+        for (std::int64_t i = 0; i < cfg->num_hidden_layers; ++i)
+          cfg->sliding_layers.push_back((i + 1) % 2 == 1 && i < cfg->max_window_layers);
+      }
       break;
     }
   }
@@ -308,6 +333,77 @@ Status parse_sliding_window(const json& j, const Ctx& c, Family family, ModelCon
     if (any_sliding && cfg->sliding_window == 0)
       return c.error("layer_types", "lists sliding_attention layers but no sliding_window is set");
   }
+  return ok_status();
+}
+
+// The mixture-of-experts fields. The router options transformers reads for these families are
+// fixed (softmax, greedy top-k); a config asking for another scoring is refused, not ignored.
+Status parse_moe(const json& j, const Ctx& c, Family family, ModelConfig* cfg) {
+  if (family != Family::kMixtral && family != Family::kQwen2Moe && family != Family::kQwen3Moe) return ok_status();
+  const bool mixtral = family == Family::kMixtral;
+  // MixtralConfig and Qwen3MoeConfig map num_experts to num_local_experts (and save the latter);
+  // Hub checkpoints of Qwen MoE carry num_experts. Either is read; both must agree.
+  const char* experts_key = "num_experts";
+  std::int64_t alias = 0;
+  FERRITE_ASSIGN_OR_RETURN(bool has_local, read_int(j, c, "num_local_experts", &alias));
+  FERRITE_ASSIGN_OR_RETURN(bool has_experts, read_int(j, c, "num_experts", &cfg->num_experts));
+  if (!has_experts && !has_local)
+    return invalid_argument(c.path + ": missing required field '" + (mixtral ? "num_local_experts" : "num_experts") +
+                            "' (the number of experts)");
+  if (has_local && has_experts && alias != cfg->num_experts)
+    return c.error("num_experts", std::to_string(cfg->num_experts) + " disagrees with num_local_experts (" +
+                                      std::to_string(alias) + ")");
+  if (!has_experts) experts_key = "num_local_experts";
+  FERRITE_RETURN_IF_ERROR(require_positive_int(j, c, experts_key, &cfg->num_experts));
+  FERRITE_RETURN_IF_ERROR(require_positive_int(j, c, "num_experts_per_tok", &cfg->num_experts_per_tok));
+  if (cfg->num_experts_per_tok > cfg->num_experts)
+    return c.error("num_experts_per_tok", std::to_string(cfg->num_experts_per_tok) + " is more than " + experts_key +
+                                              " (" + std::to_string(cfg->num_experts) + ")");
+  if (mixtral) {
+    cfg->moe_intermediate_size = cfg->intermediate_size;
+    cfg->norm_topk_prob = true;
+  } else {
+    FERRITE_RETURN_IF_ERROR(require_positive_int(j, c, "moe_intermediate_size", &cfg->moe_intermediate_size));
+    cfg->norm_topk_prob = false;
+    FERRITE_RETURN_IF_ERROR(read_bool(j, c, "norm_topk_prob", &cfg->norm_topk_prob).status());
+    cfg->decoder_sparse_step = 1;
+    FERRITE_RETURN_IF_ERROR(optional_positive_int(j, c, "decoder_sparse_step", &cfg->decoder_sparse_step));
+    if (auto it = j.find("mlp_only_layers"); it != j.end() && !it->is_null()) {
+      if (!it->is_array()) return c.error("mlp_only_layers", "expected a list of layer indices, got " + describe(*it));
+      for (const auto& v : *it) {
+        if (!v.is_number_integer() || v.get<std::int64_t>() < 0 || v.get<std::int64_t>() >= cfg->num_hidden_layers)
+          return c.error("mlp_only_layers", "entry " + describe(v) + " is not a layer index in [0, " +
+                                                std::to_string(cfg->num_hidden_layers) + ")");
+        cfg->mlp_only_layers.push_back(v.get<std::int64_t>());
+      }
+    }
+  }
+  if (family == Family::kQwen2Moe) {
+    FERRITE_RETURN_IF_ERROR(
+        require_positive_int(j, c, "shared_expert_intermediate_size", &cfg->shared_expert_intermediate_size));
+  }
+  // Options of other MoE families (DeepSeek, ...) that would change the routing.
+  std::string s;
+  FERRITE_ASSIGN_OR_RETURN(bool has, read_string(j, c, "scoring_func", &s));
+  if (has && s != "softmax")
+    return unimplemented(c.path + ": field 'scoring_func': unsupported router scoring '" + s +
+                         "' (supported: softmax)");
+  FERRITE_ASSIGN_OR_RETURN(has, read_string(j, c, "topk_method", &s));
+  if (has && s != "greedy")
+    return unimplemented(c.path + ": field 'topk_method': unsupported top-k method '" + s + "' (supported: greedy)");
+  for (const char* key : {"n_group", "topk_group"}) {
+    std::int64_t v = 0;
+    FERRITE_ASSIGN_OR_RETURN(has, read_int(j, c, key, &v));
+    if (has && v != 1)
+      return unimplemented(c.path + ": field '" + key + "': grouped expert routing is not supported (got " +
+                           std::to_string(v) + ")");
+  }
+  double scale = 1.0;
+  FERRITE_ASSIGN_OR_RETURN(has, read_double(j, c, "routed_scaling_factor", &scale));
+  if (has && scale != 1.0)
+    return unimplemented(c.path + ": field 'routed_scaling_factor': scaled routing weights are not supported (got " +
+                         std::to_string(scale) + ")");
+  // router_aux_loss_coef, router_jitter_noise and output_router_logits only matter in training.
   return ok_status();
 }
 
@@ -398,11 +494,24 @@ Status parse_into(const json& j, const std::string& path, ModelConfig* cfg) {
       cfg->mlp_bias = false;
       break;
     case Family::kQwen3:
+    case Family::kQwen3Moe:
       cfg->attention_bias = cfg->o_proj_bias = attention_bias;
       cfg->mlp_bias = false;
       cfg->qk_norm = true;
       break;
+    case Family::kMixtral:
+      cfg->attention_bias = cfg->o_proj_bias = cfg->mlp_bias = false;
+      break;
+    case Family::kQwen2Moe: {
+      bool qkv_bias = true;
+      FERRITE_RETURN_IF_ERROR(read_bool(j, c, "qkv_bias", &qkv_bias).status());
+      cfg->attention_bias = qkv_bias;
+      cfg->o_proj_bias = false;
+      cfg->mlp_bias = false;
+      break;
+    }
   }
+  FERRITE_RETURN_IF_ERROR(parse_moe(j, c, family, cfg));
 
   cfg->hidden_act = "silu";
   FERRITE_RETURN_IF_ERROR(read_string(j, c, "hidden_act", &cfg->hidden_act).status());
@@ -449,6 +558,13 @@ bool ModelConfig::layer_uses_sliding_window(std::int64_t layer) const {
            sliding_layers[static_cast<std::size_t>(layer)];
   }
   return use_sliding_window && layer >= max_window_layers;
+}
+
+bool ModelConfig::layer_is_sparse(std::int64_t layer) const {
+  if (num_experts <= 0) return false;
+  for (std::int64_t l : mlp_only_layers)
+    if (l == layer) return false;
+  return (layer + 1) % decoder_sparse_step == 0;
 }
 
 std::int64_t ModelConfig::rotary_dim() const {

@@ -63,6 +63,20 @@ struct ModelConfig {
   std::vector<std::int64_t> bos_token_ids;
   std::vector<std::int64_t> eos_token_ids;
 
+  // Mixture of experts (Mixtral, Qwen2-MoE, Qwen3-MoE); num_experts == 0 is a dense model. The
+  // router is softmax over the experts, top num_experts_per_tok, renormalised when norm_topk_prob
+  // (always for Mixtral). A layer is sparse unless it is in mlp_only_layers or (layer + 1) is not a
+  // multiple of decoder_sparse_step; dense layers use intermediate_size.
+  std::int64_t num_experts = 0;
+  std::int64_t num_experts_per_tok = 0;
+  std::int64_t moe_intermediate_size = 0;  // per expert
+  bool norm_topk_prob = false;
+  std::int64_t shared_expert_intermediate_size = 0;  // Qwen2-MoE's sigmoid-gated shared expert; 0: none
+  std::int64_t decoder_sparse_step = 1;
+  std::vector<std::int64_t> mlp_only_layers;
+
+  // Whether `layer`'s MLP is a mixture of experts.
+  bool layer_is_sparse(std::int64_t layer) const;
   // Whether `layer` attends within sliding_window tokens only (false when sliding_window is 0).
   bool layer_uses_sliding_window(std::int64_t layer) const;
   // Dimensions of q/k that get rotary embedding: head_dim * partial_rotary_factor (validated even).

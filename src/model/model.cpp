@@ -21,6 +21,9 @@ const Architecture kArchitectures[] = {
     {"MistralForCausalLM", make_llama_family, llama_family_parameter_count},
     {"Qwen2ForCausalLM", make_llama_family, llama_family_parameter_count},
     {"Qwen3ForCausalLM", make_llama_family, llama_family_parameter_count},
+    {"MixtralForCausalLM", make_llama_family, llama_family_parameter_count},
+    {"Qwen2MoeForCausalLM", make_llama_family, llama_family_parameter_count},
+    {"Qwen3MoeForCausalLM", make_llama_family, llama_family_parameter_count},
 };
 
 class FileWeightSource final : public WeightSource {

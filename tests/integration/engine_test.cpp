@@ -79,7 +79,8 @@ std::unique_ptr<Engine> make_engine(const EngineConfig& c) {
 }
 
 TEST(Engine, MatchesTransformersGreedyOnFixtures) {
-  for (const std::string name : {"llama", "qwen3", "qwen2_swa", "mistral_swa", "llama_bf16"}) {
+  for (const std::string name :
+       {"llama", "qwen3", "qwen2_swa", "mistral_swa", "llama_bf16", "mixtral", "qwen2_moe", "qwen3_moe"}) {
     const std::string dir = fixture(name);
     const auto ref = nlohmann::json::parse(testing::read_text(dir + "/reference.json"));
     auto engine = make_engine(base_config(dir));
@@ -149,8 +150,7 @@ std::vector<std::vector<std::int32_t>> run_together(Engine& engine, const std::v
   return out;
 }
 
-TEST(Engine, GreedyOutputIndependentOfBatchChunkingPreemptionAndPrefixCache) {
-  const std::string dir = fixture("qwen3");
+void check_greedy_invariance(const std::string& dir) {
   const auto prompts = workload(42, 24);
   const auto max_tokens = max_tokens_for(prompts.size());
   EngineConfig alone_cfg = base_config(dir);
@@ -190,6 +190,19 @@ TEST(Engine, GreedyOutputIndependentOfBatchChunkingPreemptionAndPrefixCache) {
     }
     // Every block is back: free or cached, none leaked.
     EXPECT_EQ(st.num_free_kv_blocks, st.num_kv_blocks) << v.name;
+  }
+}
+
+TEST(Engine, GreedyOutputIndependentOfBatchChunkingPreemptionAndPrefixCache) {
+  check_greedy_invariance(fixture("qwen3"));
+}
+
+// Mixture of experts: the experts a token is routed to, and its output, must not depend on which
+// other tokens share the step (the expert pass groups all of a step's tokens by expert).
+TEST(Engine, MoeGreedyOutputIndependentOfBatchChunkingPreemptionAndPrefixCache) {
+  for (const char* name : {"qwen2_moe", "qwen3_moe"}) {
+    SCOPED_TRACE(name);
+    check_greedy_invariance(fixture(name));
   }
 }
 

@@ -5,12 +5,16 @@
 //   logits = lm_head(rms_norm(h))   (lm_head may be tied to embed)
 // Qwen2 adds q/k/v biases (attention_bias), Qwen3 adds per-head q/k RMSNorm, Mistral and
 // Qwen2 may use sliding-window attention per layer (ModelConfig::layer_uses_sliding_window).
+// Mixtral, Qwen2-MoE and Qwen3-MoE are the same block with a mixture of experts (models/moe.h)
+// in place of the MLP in the layers ModelConfig::layer_is_sparse picks.
 #include <cmath>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "base/progress.h"
 #include "model/models/models.h"
+#include "model/models/moe.h"
 #include "model/rope_scaling.h"
 
 namespace ferrite::model {
@@ -33,6 +37,7 @@ class LlamaModel final : public CausalLM {
   struct Layer {
     Tensor input_norm, post_norm, q_norm, k_norm;
     LinearWeight q, k, v, o, gate, up, down;
+    std::unique_ptr<SparseMoeBlock> moe;  // set in sparse layers, which have no gate/up/down
     std::int64_t window = 0;
   };
 
@@ -96,9 +101,16 @@ Status LlamaModel::load(WeightSource& w, DType dtype, bool show_progress) {
       FERRITE_ASSIGN_OR_RETURN(L.q_norm, vector_weight(w, p + ".self_attn.q_norm.weight", d));
       FERRITE_ASSIGN_OR_RETURN(L.k_norm, vector_weight(w, p + ".self_attn.k_norm.weight", d));
     }
-    FERRITE_ASSIGN_OR_RETURN(L.gate, linear_weight(w, p + ".mlp.gate_proj", c.intermediate_size, h, c.mlp_bias, dtype));
-    FERRITE_ASSIGN_OR_RETURN(L.up, linear_weight(w, p + ".mlp.up_proj", c.intermediate_size, h, c.mlp_bias, dtype));
-    FERRITE_ASSIGN_OR_RETURN(L.down, linear_weight(w, p + ".mlp.down_proj", h, c.intermediate_size, c.mlp_bias, dtype));
+    if (c.layer_is_sparse(i)) {
+      L.moe = std::make_unique<SparseMoeBlock>();
+      FERRITE_RETURN_IF_ERROR(L.moe->load(w, backend_, c, p, dtype, &num_parameters_, &weight_bytes_));
+    } else {
+      FERRITE_ASSIGN_OR_RETURN(L.gate,
+                               linear_weight(w, p + ".mlp.gate_proj", c.intermediate_size, h, c.mlp_bias, dtype));
+      FERRITE_ASSIGN_OR_RETURN(L.up, linear_weight(w, p + ".mlp.up_proj", c.intermediate_size, h, c.mlp_bias, dtype));
+      FERRITE_ASSIGN_OR_RETURN(L.down,
+                               linear_weight(w, p + ".mlp.down_proj", h, c.intermediate_size, c.mlp_bias, dtype));
+    }
     L.window = c.layer_uses_sliding_window(i) ? c.sliding_window : 0;
     tick();
   }
@@ -158,6 +170,7 @@ Result<Tensor> LlamaModel::forward(const ForwardBatch& batch, KvCache& kv) {
   Tensor attn = be.empty(Shape{t, hq, d}, DType::kF32);
   Tensor gate = be.empty(Shape{t, c.intermediate_size}, DType::kF32);
   Tensor up = be.empty(Shape{t, c.intermediate_size}, DType::kF32);
+  Tensor moe_out = c.num_experts > 0 ? be.empty(Shape{t, h}, DType::kF32) : Tensor();  // the MoE output
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
 
   for (std::size_t li = 0; li < layers_.size(); ++li) {
@@ -178,6 +191,11 @@ Result<Tensor> LlamaModel::forward(const ForwardBatch& batch, KvCache& kv) {
     be.linear(attn, L.o, x);
     be.add(hidden, x);
     be.rms_norm(hidden, L.post_norm, static_cast<float>(c.rms_norm_eps), x);
+    if (L.moe) {
+      L.moe->forward(be, x, moe_out);
+      be.add(hidden, moe_out);
+      continue;
+    }
     be.linear(x, L.gate, gate);
     be.linear(x, L.up, up);
     be.silu_mul(gate, up, gate);
@@ -199,12 +217,15 @@ Result<Tensor> LlamaModel::forward(const ForwardBatch& batch, KvCache& kv) {
 std::int64_t llama_family_parameter_count(const ModelConfig& c) {
   const std::int64_t h = c.hidden_size, d = c.head_dim, i = c.intermediate_size;
   const std::int64_t q = c.num_attention_heads * d, kv = c.num_key_value_heads * d;
-  std::int64_t layer = h * q + 2 * h * kv + q * h + 3 * h * i + 2 * h;
+  std::int64_t layer = h * q + 2 * h * kv + q * h + 2 * h;
   if (c.attention_bias) layer += q + 2 * kv;
   if (c.o_proj_bias) layer += h;
-  if (c.mlp_bias) layer += 2 * i + h;
   if (c.qk_norm) layer += 2 * d;
+  std::int64_t dense_mlp = 3 * h * i;
+  if (c.mlp_bias) dense_mlp += 2 * i + h;
   std::int64_t total = c.vocab_size * h + c.num_hidden_layers * layer + h;
+  for (std::int64_t l = 0; l < c.num_hidden_layers; ++l)
+    total += c.layer_is_sparse(l) ? sparse_moe_parameter_count(c) : dense_mlp;
   if (!c.tie_word_embeddings) total += c.vocab_size * h;
   return total;
 }

@@ -5,7 +5,8 @@
 
 namespace ferrite::model {
 
-// LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM.
+// LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, and with a mixture of
+// experts (models/moe.h) MixtralForCausalLM, Qwen2MoeForCausalLM, Qwen3MoeForCausalLM.
 Result<std::unique_ptr<CausalLM>> make_llama_family(const ModelConfig& config, WeightSource& weights,
                                                     backend::Backend& backend, backend::DType weight_dtype,
                                                     bool show_progress);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "model/model.h"
 #include "unit/model/safetensors_writer.h"
 
 namespace ferrite::model {
@@ -230,7 +231,7 @@ TEST(ConfigTest, ModelTypeWithoutArchitectures) {
   j = qwen3();
   j.erase("model_type");
   EXPECT_EQ(parse(j)->model_type, "qwen3");
-  EXPECT_EQ(supported_architectures().size(), 4u);
+  EXPECT_EQ(supported_architectures().size(), 7u);
   j = mistral();
   j.erase("num_key_value_heads");
   EXPECT_EQ(parse(j)->num_key_value_heads, 32);
@@ -496,6 +497,209 @@ TEST(GenerationConfigTest, BadFieldsAndFiles) {
   auto bad_file = load_generation_config(d.path());
   ASSERT_FALSE(bad_file.ok());
   EXPECT_NE(bad_file.status().message().find(d.file("generation_config.json")), std::string::npos);
+}
+
+// ---- Mixture of experts: the config.json files of Mixtral-8x7B, Qwen1.5-MoE-A2.7B, Qwen3-30B-A3B.
+
+json mixtral() {
+  return json::parse(R"({
+    "architectures": ["MixtralForCausalLM"], "model_type": "mixtral",
+    "vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
+    "num_attention_heads": 32, "num_key_value_heads": 8, "rms_norm_eps": 1e-05, "rope_theta": 1e6,
+    "max_position_embeddings": 32768, "sliding_window": null, "tie_word_embeddings": false,
+    "num_local_experts": 8, "num_experts_per_tok": 2, "output_router_logits": false,
+    "router_aux_loss_coef": 0.02, "hidden_act": "silu", "torch_dtype": "bfloat16", "bos_token_id": 1, "eos_token_id": 2
+  })");
+}
+
+json qwen2_moe() {
+  return json::parse(R"({
+    "architectures": ["Qwen2MoeForCausalLM"], "model_type": "qwen2_moe",
+    "vocab_size": 151936, "hidden_size": 2048, "intermediate_size": 5632, "num_hidden_layers": 24,
+    "num_attention_heads": 16, "num_key_value_heads": 16, "rms_norm_eps": 1e-06, "rope_theta": 1000000.0,
+    "max_position_embeddings": 8192, "sliding_window": 32768, "use_sliding_window": false, "max_window_layers": 21,
+    "decoder_sparse_step": 1, "moe_intermediate_size": 1408, "shared_expert_intermediate_size": 5632,
+    "num_experts_per_tok": 4, "num_experts": 60, "norm_topk_prob": false, "output_router_logits": false,
+    "router_aux_loss_coef": 0.001, "tie_word_embeddings": false, "hidden_act": "silu", "torch_dtype": "bfloat16",
+    "bos_token_id": 151643, "eos_token_id": 151643
+  })");
+}
+
+json qwen3_moe() {
+  return json::parse(R"({
+    "architectures": ["Qwen3MoeForCausalLM"], "model_type": "qwen3_moe",
+    "vocab_size": 151936, "hidden_size": 2048, "intermediate_size": 6144, "num_hidden_layers": 48,
+    "num_attention_heads": 32, "num_key_value_heads": 4, "head_dim": 128, "rms_norm_eps": 1e-06,
+    "rope_theta": 1000000.0, "max_position_embeddings": 40960, "sliding_window": null, "use_sliding_window": false,
+    "max_window_layers": 48, "decoder_sparse_step": 1, "moe_intermediate_size": 768, "num_experts_per_tok": 8,
+    "num_experts": 128, "norm_topk_prob": true, "mlp_only_layers": [], "output_router_logits": false,
+    "router_aux_loss_coef": 0.001, "attention_bias": false, "tie_word_embeddings": false, "hidden_act": "silu",
+    "torch_dtype": "bfloat16", "bos_token_id": 151643, "eos_token_id": 151645
+  })");
+}
+
+TEST(ConfigTest, Mixtral) {
+  auto c = parse(mixtral());
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_EQ(c->num_experts, 8);
+  EXPECT_EQ(c->num_experts_per_tok, 2);
+  EXPECT_EQ(c->moe_intermediate_size, 14336);  // Mixtral's experts use intermediate_size
+  EXPECT_TRUE(c->norm_topk_prob);              // always renormalised
+  EXPECT_EQ(c->shared_expert_intermediate_size, 0);
+  EXPECT_EQ(c->sliding_window, 0);
+  for (std::int64_t l = 0; l < 32; ++l) EXPECT_TRUE(c->layer_is_sparse(l));
+  EXPECT_EQ(*parameter_count(*c), 46702792704);  // Mixtral-8x7B's published count
+  json j = mixtral();
+  j.erase("sliding_window");  // MixtralConfig's default is no window (Mistral's is 4096)
+  EXPECT_EQ(parse(j)->sliding_window, 0);
+  j["num_experts"] = 8;  // the attribute_map alias, agreeing
+  EXPECT_TRUE(parse(j).ok());
+}
+
+TEST(ConfigTest, Qwen2Moe) {
+  auto c = parse(qwen2_moe());
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_EQ(c->num_experts, 60);
+  EXPECT_EQ(c->num_experts_per_tok, 4);
+  EXPECT_EQ(c->moe_intermediate_size, 1408);
+  EXPECT_EQ(c->shared_expert_intermediate_size, 5632);
+  EXPECT_FALSE(c->norm_topk_prob);
+  EXPECT_TRUE(c->attention_bias);  // qkv_bias defaults to true
+  EXPECT_FALSE(c->o_proj_bias);
+  EXPECT_EQ(c->sliding_window, 0);
+  EXPECT_EQ(*parameter_count(*c), 14315784192);  // Qwen1.5-MoE-A2.7B
+  json j = qwen2_moe();
+  j["decoder_sparse_step"] = 2;
+  j["mlp_only_layers"] = {1};
+  auto d = parse(j);
+  ASSERT_TRUE(d.ok()) << d.status().to_string();
+  EXPECT_FALSE(d->layer_is_sparse(0));
+  EXPECT_FALSE(d->layer_is_sparse(1));  // listed in mlp_only_layers
+  EXPECT_FALSE(d->layer_is_sparse(2));
+  EXPECT_TRUE(d->layer_is_sparse(3));
+  j = qwen2_moe();
+  j["sliding_window"] = 0;  // what Qwen2MoeConfig writes when use_sliding_window is false
+  EXPECT_TRUE(parse(j).ok());
+  j["qkv_bias"] = false;
+  EXPECT_FALSE(parse(j)->attention_bias);
+}
+
+TEST(ConfigTest, Qwen3Moe) {
+  auto c = parse(qwen3_moe());
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_EQ(c->num_experts, 128);
+  EXPECT_EQ(c->num_experts_per_tok, 8);
+  EXPECT_EQ(c->moe_intermediate_size, 768);
+  EXPECT_TRUE(c->norm_topk_prob);
+  EXPECT_TRUE(c->qk_norm);
+  EXPECT_EQ(c->shared_expert_intermediate_size, 0);
+  EXPECT_TRUE(c->layer_is_sparse(0) && c->layer_is_sparse(47));
+  EXPECT_EQ(*parameter_count(*c), 30532122624);  // Qwen3-30B-A3B
+  json j = qwen3_moe();
+  j.erase("num_experts");
+  j["num_local_experts"] = 128;  // what Qwen3MoeConfig.save_pretrained writes
+  EXPECT_EQ(parse(j)->num_experts, 128);
+  j.erase("norm_topk_prob");  // Qwen3MoeConfig's default
+  EXPECT_FALSE(parse(j)->norm_topk_prob);
+  j["mlp_only_layers"] = {0, 47};
+  EXPECT_FALSE(parse(j)->layer_is_sparse(0));
+  EXPECT_TRUE(parse(j)->layer_is_sparse(1));
+  EXPECT_FALSE(parse(j)->layer_is_sparse(47));
+}
+
+TEST(ConfigTest, BadMoeConfigsGiveClearErrors) {
+  const std::vector<BadConfig> cases = {
+      {"no experts",
+       mixtral,
+       [](json& j) { j.erase("num_local_experts"); },
+       {"missing required field 'num_local_experts'"}},
+      {"no qwen experts", qwen2_moe, [](json& j) { j.erase("num_experts"); }, {"missing required field 'num_experts'"}},
+      {"zero experts", qwen3_moe, [](json& j) { j["num_experts"] = 0; }, {"'num_experts'", "positive"}},
+      {"no top-k",
+       mixtral,
+       [](json& j) { j.erase("num_experts_per_tok"); },
+       {"missing required field 'num_experts_per_tok'"}},
+      {"top-k zero", qwen2_moe, [](json& j) { j["num_experts_per_tok"] = 0; }, {"'num_experts_per_tok'", "positive"}},
+      {"top-k above experts",
+       mixtral,
+       [](json& j) { j["num_experts_per_tok"] = 9; },
+       {"'num_experts_per_tok'", "9 is more than num_local_experts (8)"}},
+      {"top-k above qwen experts",
+       qwen3_moe,
+       [](json& j) { j["num_experts_per_tok"] = 129; },
+       {"'num_experts_per_tok'", "more than num_experts (128)"}},
+      {"aliases disagree",
+       qwen3_moe,
+       [](json& j) { j["num_local_experts"] = 64; },
+       {"'num_experts'", "disagrees with num_local_experts (64)"}},
+      {"no moe size",
+       qwen3_moe,
+       [](json& j) { j.erase("moe_intermediate_size"); },
+       {"missing required field 'moe_intermediate_size'"}},
+      {"null moe size",
+       qwen2_moe,
+       [](json& j) { j["moe_intermediate_size"] = nullptr; },
+       {"missing required field 'moe_intermediate_size'"}},
+      {"no shared size",
+       qwen2_moe,
+       [](json& j) { j.erase("shared_expert_intermediate_size"); },
+       {"missing required field 'shared_expert_intermediate_size'"}},
+      {"sparse step zero",
+       qwen2_moe,
+       [](json& j) { j["decoder_sparse_step"] = 0; },
+       {"'decoder_sparse_step'", "positive"}},
+      {"mlp_only_layers out of range",
+       qwen3_moe,
+       [](json& j) {
+         j["mlp_only_layers"] = {3, 48};
+       },
+       {"'mlp_only_layers'", "48", "[0, 48)"}},
+      {"mlp_only_layers negative", qwen3_moe, [](json& j) { j["mlp_only_layers"] = {-1}; }, {"'mlp_only_layers'"}},
+      {"mlp_only_layers not a list",
+       qwen3_moe,
+       [](json& j) { j["mlp_only_layers"] = 3; },
+       {"'mlp_only_layers'", "expected a list"}},
+      {"norm_topk_prob string",
+       qwen3_moe,
+       [](json& j) { j["norm_topk_prob"] = "yes"; },
+       {"'norm_topk_prob'", "true or false"}},
+      {"sigmoid scoring",
+       qwen3_moe,
+       [](json& j) { j["scoring_func"] = "sigmoid"; },
+       {"'scoring_func'", "unsupported router scoring 'sigmoid'"},
+       StatusCode::kUnimplemented},
+      {"grouped routing",
+       qwen2_moe,
+       [](json& j) { j["n_group"] = 8; },
+       {"'n_group'", "grouped"},
+       StatusCode::kUnimplemented},
+      {"top-k method",
+       mixtral,
+       [](json& j) { j["topk_method"] = "noaux_tc"; },
+       {"'topk_method'", "noaux_tc"},
+       StatusCode::kUnimplemented},
+      {"scaled routing",
+       qwen3_moe,
+       [](json& j) { j["routed_scaling_factor"] = 2.5; },
+       {"'routed_scaling_factor'"},
+       StatusCode::kUnimplemented},
+  };
+  for (const BadConfig& c : cases) {
+    SCOPED_TRACE(c.label);
+    json j = c.base();
+    c.edit(j);
+    auto r = parse(j);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), c.code) << r.status().to_string();
+    const std::string& m = r.status().message();
+    EXPECT_EQ(m.rfind("/models/x/config.json: ", 0), 0u) << m;
+    for (const auto& s : c.expect) EXPECT_NE(m.find(s), std::string::npos) << "want '" << s << "' in: " << m;
+  }
+  // Training-only router options are accepted and ignored.
+  json j = mixtral();
+  j["router_jitter_noise"] = 0.1;
+  j["output_router_logits"] = true;
+  EXPECT_TRUE(parse(j).ok());
 }
 
 }  // namespace

@@ -1,0 +1,118 @@
+#include "model/models/moe.h"
+
+#include <cstring>
+#include <vector>
+
+namespace ferrite::model {
+
+namespace {
+
+using backend::DType;
+using backend::LinearWeight;
+using backend::Shape;
+using backend::Tensor;
+
+Result<LinearWeight> load_linear(WeightSource& w, backend::Backend& be, const std::string& name, std::int64_t out,
+                                 std::int64_t in, DType dtype, std::int64_t* params, std::size_t* bytes) {
+  FERRITE_ASSIGN_OR_RETURN(Tensor t, w.get(name, Shape{out, in}, dtype));
+  FERRITE_ASSIGN_OR_RETURN(LinearWeight lw, be.prepare_linear(t, Tensor(), dtype));
+  *params += out * in;
+  *bytes += lw.bytes();
+  return lw;
+}
+
+// [a; b] stacked along rows (both [rows, cols], same dtype).
+Tensor stack_rows(const Tensor& a, const Tensor& b) {
+  Tensor out = Tensor::empty(Shape{a.dim(0) + b.dim(0), a.dim(1)}, a.dtype());
+  const Tensor ac = a.is_contiguous() ? a : a.clone(), bc = b.is_contiguous() ? b : b.clone();
+  std::memcpy(out.raw_data(), ac.raw_data(), ac.nbytes());
+  std::memcpy(static_cast<char*>(out.raw_data()) + ac.nbytes(), bc.raw_data(), bc.nbytes());
+  return out;
+}
+
+}  // namespace
+
+Status SparseMoeBlock::load(WeightSource& w, backend::Backend& be, const ModelConfig& c, const std::string& layer,
+                            DType dtype, std::int64_t* params, std::size_t* bytes) {
+  const std::int64_t h = c.hidden_size, e_n = c.num_experts, inter = c.moe_intermediate_size;
+  const bool mixtral = c.architecture == "MixtralForCausalLM";
+  top_k_ = c.num_experts_per_tok;
+  renormalize_ = c.norm_topk_prob;
+
+  // Per-expert tensors (checked first: the dummy source "contains" every name).
+  const std::string per_expert = layer + (mixtral ? ".block_sparse_moe" : ".mlp");
+  const char* gate_name = mixtral ? "w1" : "gate_proj";
+  const char* up_name = mixtral ? "w3" : "up_proj";
+  const char* down_name = mixtral ? "w2" : "down_proj";
+  const std::string fused = layer + ".mlp";
+  const bool use_fused =
+      !w.contains(per_expert + ".experts.0." + gate_name + ".weight") && w.contains(fused + ".experts.gate_up_proj");
+  const std::string moe = use_fused ? fused : per_expert;
+
+  FERRITE_ASSIGN_OR_RETURN(router_, load_linear(w, be, moe + ".gate.weight", e_n, h, dtype, params, bytes));
+  std::vector<Tensor> gate_up, down;
+  if (use_fused) {
+    FERRITE_ASSIGN_OR_RETURN(Tensor gu, w.get(fused + ".experts.gate_up_proj", Shape{e_n, 2 * inter, h}, dtype));
+    FERRITE_ASSIGN_OR_RETURN(Tensor dn, w.get(fused + ".experts.down_proj", Shape{e_n, h, inter}, dtype));
+    const Tensor gu2 = gu.view(Shape{e_n * 2 * inter, h}), dn2 = dn.view(Shape{e_n * h, inter});
+    for (std::int64_t e = 0; e < e_n; ++e) {
+      gate_up.push_back(gu2.slice_rows(e * 2 * inter, (e + 1) * 2 * inter));
+      down.push_back(dn2.slice_rows(e * h, (e + 1) * h));
+    }
+  } else {
+    for (std::int64_t e = 0; e < e_n; ++e) {
+      const std::string p = per_expert + ".experts." + std::to_string(e) + ".";
+      FERRITE_ASSIGN_OR_RETURN(Tensor g, w.get(p + gate_name + ".weight", Shape{inter, h}, dtype));
+      FERRITE_ASSIGN_OR_RETURN(Tensor u, w.get(p + up_name + ".weight", Shape{inter, h}, dtype));
+      FERRITE_ASSIGN_OR_RETURN(Tensor d, w.get(p + down_name + ".weight", Shape{h, inter}, dtype));
+      gate_up.push_back(stack_rows(g, u));
+      down.push_back(d);
+    }
+  }
+  FERRITE_ASSIGN_OR_RETURN(experts_, be.prepare_moe(gate_up, down, dtype));
+  *params += e_n * 3 * h * inter;
+  *bytes += experts_.bytes();
+
+  shared_ = c.shared_expert_intermediate_size > 0;
+  if (shared_) {
+    const std::int64_t s = c.shared_expert_intermediate_size;
+    const std::string p = layer + ".mlp.shared_expert";
+    FERRITE_ASSIGN_OR_RETURN(shared_gate_proj_,
+                             load_linear(w, be, p + ".gate_proj.weight", s, h, dtype, params, bytes));
+    FERRITE_ASSIGN_OR_RETURN(shared_up_, load_linear(w, be, p + ".up_proj.weight", s, h, dtype, params, bytes));
+    FERRITE_ASSIGN_OR_RETURN(shared_down_, load_linear(w, be, p + ".down_proj.weight", h, s, dtype, params, bytes));
+    FERRITE_ASSIGN_OR_RETURN(shared_gate_, load_linear(w, be, p + "_gate.weight", 1, h, dtype, params, bytes));
+  }
+  return ok_status();
+}
+
+void SparseMoeBlock::forward(backend::Backend& be, const Tensor& x, Tensor& out) const {
+  const std::int64_t t = x.dim(0);
+  Tensor logits = be.empty(Shape{t, experts_.num_experts}, DType::kF32);
+  be.linear(x, router_, logits);
+  Tensor ids = be.empty(Shape{t, top_k_}, DType::kI32);
+  Tensor weights = be.empty(Shape{t, top_k_}, DType::kF32);
+  be.moe_route(logits, top_k_, renormalize_, ids, weights);
+  be.moe_experts(x, ids, weights, experts_, out);
+  if (shared_) {
+    const std::int64_t s = shared_up_.n;
+    Tensor g = be.empty(Shape{t, s}, DType::kF32), u = be.empty(Shape{t, s}, DType::kF32);
+    be.linear(x, shared_gate_proj_, g);
+    be.linear(x, shared_up_, u);
+    be.silu_mul(g, u, g);
+    Tensor y = be.empty(Shape{t, x.dim(1)}, DType::kF32);
+    be.linear(g, shared_down_, y);
+    Tensor gate = be.empty(Shape{t, 1}, DType::kF32);
+    be.linear(x, shared_gate_, gate);
+    be.add_sigmoid_gated(out, y, gate);
+  }
+}
+
+std::int64_t sparse_moe_parameter_count(const ModelConfig& c) {
+  const std::int64_t h = c.hidden_size, s = c.shared_expert_intermediate_size;
+  std::int64_t n = c.num_experts * h + c.num_experts * 3 * h * c.moe_intermediate_size;
+  if (s > 0) n += 3 * h * s + h;
+  return n;
+}
+
+}  // namespace ferrite::model
