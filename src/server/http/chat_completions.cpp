@@ -180,25 +180,8 @@ class ChatBody : public GenerationBody {
   }
 
   int on_done(HttpResponse& res) override {
-    if (plan_->so.stream) {
-      if (run_->cut_reason() == kShuttingDownMessage)
-        sse_append(&res.body, error_json({503, run_->cut_reason(), "ServiceUnavailableError", "", ""}));
-      if (plan_->so.include_usage) {
-        Json j = chunk(Json::array());
-        j["usage"] = run_->usage();
-        sse_append(&res.body, j);
-      }
-      sse_append_done(&res.body);
-      return 200;
-    }
-    if (!error_.empty()) {
-      send_error(res, {500, error_, "InternalServerError", "", ""});
-      return 500;
-    }
-    if (run_->cut_reason() == kShuttingDownMessage) {
-      send_error(res, {503, run_->cut_reason(), "ServiceUnavailableError", "", ""});
-      return 503;
-    }
+    if (plan_->so.stream) return end_stream(res, plan_->so.include_usage ? chunk(Json::array()) : Json());
+    if (int status = whole_error(res, error_)) return status;
     Json choices = Json::array();
     for (std::size_t c = 0; c < n_; ++c) {
       Json message = {{"role", "assistant"}, {"content", text_[c]}, {"refusal", nullptr}, {"tool_calls", Json::array()}};

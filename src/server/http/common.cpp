@@ -271,6 +271,29 @@ bool GenerationBody::pump(HttpResponse& res) {
   }
 }
 
+int GenerationBody::end_stream(HttpResponse& res, Json usage_chunk) {
+  if (run_->cut_reason() == kShuttingDownMessage)
+    sse_append(&res.body, error_json({503, run_->cut_reason(), "ServiceUnavailableError", "", ""}));
+  if (!usage_chunk.is_null()) {
+    usage_chunk["usage"] = run_->usage();
+    sse_append(&res.body, usage_chunk);
+  }
+  sse_append_done(&res.body);
+  return 200;
+}
+
+int GenerationBody::whole_error(HttpResponse& res, const std::string& engine_error) {
+  if (!engine_error.empty()) {
+    send_error(res, {500, engine_error, "InternalServerError", "", ""});
+    return 500;
+  }
+  if (run_->cut_reason() == kShuttingDownMessage) {
+    send_error(res, {503, run_->cut_reason(), "ServiceUnavailableError", "", ""});
+    return 503;
+  }
+  return 0;
+}
+
 void GenerationBody::cancel() {
   cancelled_ = true;
   run_->abort_all("the client went away");

@@ -231,25 +231,14 @@ class CompletionBody : public GenerationBody {
 
   int on_done(HttpResponse& res) override {
     if (plan_->so.stream) {
-      if (run_->cut_reason() == kShuttingDownMessage)
-        sse_append(&res.body, error_json({503, run_->cut_reason(), "ServiceUnavailableError", "", ""}));
+      Json usage_chunk;
       if (plan_->so.include_usage) {
-        Json j = head();
-        j["choices"] = Json::array();
-        j["usage"] = run_->usage();
-        sse_append(&res.body, j);
+        usage_chunk = head();
+        usage_chunk["choices"] = Json::array();
       }
-      sse_append_done(&res.body);
-      return 200;
+      return end_stream(res, usage_chunk);
     }
-    if (!error_.empty()) {
-      send_error(res, {500, error_, "InternalServerError", "", ""});
-      return 500;
-    }
-    if (run_->cut_reason() == kShuttingDownMessage) {
-      send_error(res, {503, run_->cut_reason(), "ServiceUnavailableError", "", ""});
-      return 503;
-    }
+    if (int status = whole_error(res, error_)) return status;
     Json out_choices = Json::array();
     for (std::size_t i = 0; i < choices_.size(); ++i) {
       auto& c = choices_[i];

@@ -181,6 +181,12 @@ class GenerationBody : public AsyncBody {
   virtual void on_event(RunEvent& e, HttpResponse& res) = 0;
   // Completes the response; returns the status for the access log.
   virtual int on_done(HttpResponse& res) = 0;
+  // The end of a stream: the shutdown error event if the server cut the run, then the usage chunk
+  // (`usage_chunk` with "usage" added; null: none) and [DONE]. Returns 200.
+  int end_stream(HttpResponse& res, Json usage_chunk);
+  // For a whole response: sends 500 for an engine error or 503 if the server cut the run at
+  // shutdown and returns that status; 0 when the body should be built.
+  int whole_error(HttpResponse& res, const std::string& engine_error);
 
   std::shared_ptr<GenerationRun> run_;
   std::string id_, path_;

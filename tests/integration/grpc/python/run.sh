@@ -13,19 +13,8 @@ if [[ ! -x "$binary" ]]; then
   echo "grpc python test: no ferrite binary at $binary (build first)" >&2
   exit 1
 fi
-stamp="$venv/.requirements"
-if [[ ! -f "$stamp" ]] || ! cmp -s "$stamp" "$here/requirements.txt"; then
-  rm -rf "$venv"
-  if ! python3 -m venv "$venv" >/dev/null 2>&1; then
-    echo "SKIP: python3 -m venv does not work here (install python3-venv)"
-    exit 77
-  fi
-  if ! "$venv/bin/pip" install -q --disable-pip-version-check -r "$here/requirements.txt" >"$venv/pip.log" 2>&1; then
-    echo "SKIP: pip could not install $(tr '\n' ' ' <"$here/requirements.txt")(offline?); see $venv/pip.log"
-    exit 77
-  fi
-  cp "$here/requirements.txt" "$stamp"
-fi
+source "$root/tests/lib/venv.sh"
+ensure_venv "$venv" "$here/requirements.txt"
 cd "$here"
 FERRITE_BINARY="$binary" FERRITE_ROOT="$root" FERRITE_SHARED="$root/../shared" \
   exec "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@" "$here"
