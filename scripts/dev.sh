@@ -2,7 +2,7 @@
 # The one entry point for developers and CI.
 #   scripts/dev.sh build   install missing Debian packages, build Release into build/
 #   scripts/dev.sh test    build with tests and run the whole suite
-#   scripts/dev.sh serve   start the server (arrives with the OpenAI-server issue)
+#   scripts/dev.sh serve   build and start `ferrite serve` (no args: the demo model on :8000)
 # Environment: BUILD_DIR (default build), FERRITE_JOBS (default nproc), FERRITE_CMAKE_ARGS.
 set -euo pipefail
 
@@ -25,6 +25,7 @@ deps=(
   "/usr/include/gtest/gtest.h:libgtest-dev"
   "/usr/include/gmock/gmock.h:libgmock-dev"
   "/usr/include/benchmark/benchmark.h:libbenchmark-dev"
+  "mpicc:libopenmpi-dev" "mpirun:openmpi-bin"
 )
 
 install_deps() {
@@ -76,16 +77,7 @@ case "$cmd" in
     install_deps
     configure OFF
     cmake --build "$build_dir" -j "$jobs"
-    if [[ $# -eq 0 ]]; then
-      # No model given: until the demo model lands, the random Qwen3 test model with the real
-      # Qwen3 tokenizer (its output is noise; the API, streaming and metrics are real).
-      tok="$root/../shared/fixtures/tokenizers/qwen3"
-      set -- "$root/tests/data/models/qwen3" --served-model-name qwen3-test
-      if [[ -f "$tok/tokenizer.json" ]]; then
-        set -- "$@" --tokenizer "$tok"
-      fi
-      set -- "$@" --ready-note "[random-weight test model: output is noise]"
-    fi
+    # No model given: ferrite serves the demo model shipped in models/demo as "demo".
     exec "$build_dir/bin/ferrite" serve "$@"
     ;;
   *)

@@ -138,12 +138,12 @@ SMOKE_DRAFT = dict(hidden_size=32, intermediate_size=96, num_hidden_layers=1, nu
 # Sampling weights of the training windows per source (renormalised over the sources present).
 MIX = {"austen": 0.35, "chitchat": 0.58, "chatterbot": 0.03, "austen-chat": 0.04}
 
-# Full run: 16 x 512 = 8192 tokens a step; the target sees 13.1 M tokens, the draft 9.8 M.
+# Full run: 16 x 512 = 8192 tokens a step; the target sees 10.6 M tokens, the draft 8.2 M.
 # Measured (--bench-steps, 1 thread, on a loaded 2-core Sapphire Rapids VM): target 4.3 CPU-s/step with
 # bf16 autocast (5.5 in fp32), draft 1.2 CPU-s/step; with 2 threads about 2.4 and 0.7 s/step, so
-# ~65 + ~14 minutes of training plus ~5 minutes for corpus, tokenizer and evaluation.
+# ~55 + ~12 minutes of training plus ~5 minutes for corpus, tokenizer and evaluation.
 FULL = dict(vocab_size=8192, seq_len=512, batch_size=16,
-            target_steps=1600, target_lr=2e-3, draft_steps=1200, draft_lr=3e-3, warmup=80,
+            target_steps=1300, target_lr=2e-3, draft_steps=1000, draft_lr=3e-3, warmup=80,
             eval_windows=48, agree_prompts=32)
 SMOKE = dict(vocab_size=1024, seq_len=128, batch_size=8,
              target_steps=40, target_lr=3e-3, draft_steps=30, draft_lr=3e-3, warmup=5,

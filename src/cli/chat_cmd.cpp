@@ -225,7 +225,8 @@ int run_chat(const std::vector<std::string>& argv) {
             "Chat with a model in the terminal, streaming each reply. In-process (MODEL_DIR and the engine\n"
             "flags) or against a running server (--url). Reads one user message per line from stdin;\n"
             "'/reset' clears the history, '/exit' or end of input quits. Ctrl-C aborts the reply being\n"
-            "written (at the prompt it quits).");
+            "written (at the prompt it quits). Without MODEL_DIR or --url it chats with the demo model\n"
+            "shipped in models/demo.");
   add_engine_flags(args);
   args.flag("url", "URL",
             "chat with a running server instead, e.g. http://127.0.0.1:8000 (--model then names the served model)")
@@ -247,7 +248,7 @@ int run_chat(const std::vector<std::string>& argv) {
     if (!http->valid()) return report_error("chat", invalid_argument("--url: cannot use '" + args.get("url") + "'"));
     backend = std::move(http);
   } else {
-    auto config = engine_config_from(args);
+    auto config = engine_config_from(args, ModelDefault::kDemo);
     if (!config.ok()) return report_error("chat", config.status());
     auto engine = Engine::create(*config);
     if (!engine.ok()) return report_error("chat", engine.status());

@@ -40,8 +40,8 @@ Result<std::int64_t> parse_bytes(const std::string& text) {
   return static_cast<std::int64_t>(v * mul);
 }
 
-Result<EngineConfig> engine_config_from(const Args& args) {
-  FERRITE_ASSIGN_OR_RETURN(model::LoadOptions lo, model_load_options(args));
+Result<EngineConfig> engine_config_from(const Args& args, ModelDefault fallback) {
+  FERRITE_ASSIGN_OR_RETURN(model::LoadOptions lo, model_load_options(args, fallback));
   EngineConfig c;
   c.model_dir = lo.model_dir;
   c.tokenizer_dir = args.get("tokenizer");

@@ -2,13 +2,14 @@
 #pragma once
 
 #include "cli/args.h"
+#include "cli/model_flags.h"
 #include "ferrite/engine.h"
 
 namespace ferrite::cli {
 
 // Adds the model flags (cli/model_flags.h) and the engine flags.
 void add_engine_flags(Args& args);
-Result<EngineConfig> engine_config_from(const Args& args);
+Result<EngineConfig> engine_config_from(const Args& args, ModelDefault fallback = ModelDefault::kNone);
 
 // "4GiB", "512MiB", "1.5G", "1000000": a byte count.
 Result<std::int64_t> parse_bytes(const std::string& text);

@@ -1,6 +1,33 @@
 #include "cli/model_flags.h"
 
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+
 namespace ferrite::cli {
+
+Result<std::string> demo_model_dir() {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> candidates;
+  if (const char* env = std::getenv("FERRITE_DEMO_MODEL"); env != nullptr && *env != '\0') {
+    candidates.emplace_back(env);
+  } else {
+    candidates.emplace_back(fs::path(FERRITE_SOURCE_ROOT) / "models" / "demo");
+    std::error_code ec;
+    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    if (!ec) candidates.push_back(exe.parent_path().parent_path() / "share" / "ferrite" / "models" / "demo");
+    candidates.emplace_back(fs::path("models") / "demo");
+  }
+  std::string tried;
+  for (const auto& c : candidates) {
+    std::error_code ec;
+    if (fs::is_regular_file(c / "config.json", ec)) return c.lexically_normal().string();
+    tried += (tried.empty() ? "" : ", ") + c.string();
+  }
+  return not_found("no model given and no demo model found (looked in " + tried +
+                   "); give MODEL_DIR or --model DIR, or set FERRITE_DEMO_MODEL");
+}
 
 void add_model_flags(Args& args) {
   args.positional("MODEL_DIR", "the model directory (same as --model)")
@@ -11,9 +38,12 @@ void add_model_flags(Args& args) {
       .flag("threads", "N", "CPU threads (0: one per core)", "0");
 }
 
-Result<model::LoadOptions> model_load_options(const Args& args) {
+Result<model::LoadOptions> model_load_options(const Args& args, ModelDefault fallback) {
   model::LoadOptions o;
   o.model_dir = args.has("model") ? args.get("model") : args.get("MODEL_DIR");
+  if (o.model_dir.empty() && fallback == ModelDefault::kDemo) {
+    FERRITE_ASSIGN_OR_RETURN(o.model_dir, demo_model_dir());
+  }
   if (o.model_dir.empty()) return invalid_argument("no model given (--model DIR)");
   o.dtype = args.get("dtype");
   if (o.dtype != "auto") {

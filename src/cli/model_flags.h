@@ -7,7 +7,13 @@
 namespace ferrite::cli {
 
 void add_model_flags(Args& args);
+// What a model-less `ferrite serve` / `ferrite chat` use: the shipped demo model (models/demo).
+enum class ModelDefault { kNone, kDemo };
 // Reads the model flags into LoadOptions (validating them).
-Result<model::LoadOptions> model_load_options(const Args& args);
+Result<model::LoadOptions> model_load_options(const Args& args, ModelDefault fallback = ModelDefault::kNone);
+// The demo model directory: $FERRITE_DEMO_MODEL, else models/demo of the source tree this binary
+// was built in, else <prefix>/share/ferrite/models/demo next to an installed binary, else
+// ./models/demo. An error naming the places looked at when none has a config.json.
+Result<std::string> demo_model_dir();
 
 }  // namespace ferrite::cli

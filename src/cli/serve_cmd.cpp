@@ -49,7 +49,9 @@ Result<server::ServerConfig> server_config_from(const Args& args, const EngineCo
   if (port < 0 || port > 65535) return invalid_argument("--port must be between 0 and 65535");
   c.port = static_cast<int>(port);
   c.served_model_names = args.get_all("served-model-name");
-  if (c.served_model_names.empty()) c.served_model_names.push_back(ec.model_dir);
+  // vLLM names a model by the path it was given; the default demo model is just "demo".
+  const bool demo = !args.has("model") && !args.has("MODEL_DIR");
+  if (c.served_model_names.empty()) c.served_model_names.push_back(demo ? "demo" : ec.model_dir);
   c.model_path = ec.model_dir;
   c.api_key = args.get("api-key");
   if (c.api_key.empty() && std::getenv("FERRITE_API_KEY")) c.api_key = std::getenv("FERRITE_API_KEY");
@@ -99,7 +101,8 @@ int run_serve(const std::vector<std::string>& argv) {
   signal(SIGPIPE, SIG_IGN);  // a client that vanished is a failed write, not the end of the server
   Args args("serve",
             "Serve a model over the OpenAI-compatible HTTP API (vLLM's routes, JSON and flags):\n"
-            "/v1/completions, /v1/chat/completions, /v1/models, /tokenize, /detokenize, /health, /metrics, /version.");
+            "/v1/completions, /v1/chat/completions, /v1/models, /tokenize, /detokenize, /health, /metrics, /version.\n"
+            "Without MODEL_DIR (or --model) it serves the demo model shipped in models/demo.");
   add_engine_flags(args);
   args.flag("host", "ADDR", "address to listen on", "127.0.0.1")
       .flag("port", "N", "port to listen on (0: any free port)", "8000")
@@ -124,7 +127,7 @@ int run_serve(const std::vector<std::string>& argv) {
     return report_error("serve", unimplemented("--tensor-parallel-size " + std::to_string(*tp) +
                                                " needs the tensor-parallel build and an MPI launch (one process per "
                                                "device); this launch serves on one device"));
-  auto ec = engine_config_from(args);
+  auto ec = engine_config_from(args, ModelDefault::kDemo);
   if (!ec.ok()) return report_error("serve", ec.status());
   auto sc = server_config_from(args, *ec);
   if (!sc.ok()) return report_error("serve", sc.status());

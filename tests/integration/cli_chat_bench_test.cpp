@@ -66,6 +66,30 @@ TEST(ChatCli, InProcessTwoTurnsFromPipedInput) {
   fs::remove_all(tmp);
 }
 
+// Without a model argument `ferrite chat` (and `serve`) use the shipped demo model; its greedy
+// reply is transformers' (tests/data/demo/reference.json) up to the end of the turn.
+TEST(ChatCli, DefaultsToTheDemoModel) {
+  const std::string ref_path = testing::source_dir() + "/tests/data/demo/reference.json";
+  if (!fs::exists(ref_path)) GTEST_SKIP() << "no " << ref_path;
+  const json ref = json::parse(testing::read_text(ref_path));
+  std::string expected;
+  for (const auto& c : ref.at("models").at("models/demo").at("cases"))
+    if (c.contains("messages") && c.at("messages").size() == 1 &&
+        c.at("messages")[0].at("content") == "Hello! How are you today?")
+      expected = c.at("greedy_text").get<std::string>();
+  ASSERT_FALSE(expected.empty());
+  expected = expected.substr(0, expected.find("<|im_end|>"));
+  const auto r = testing::run_command("printf 'Hello! How are you today?\\n' | env -u FERRITE_DEMO_MODEL " +
+                                      testing::ferrite_binary() + " chat --temperature 0 --generation-config vllm");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(expected), std::string::npos) << "expected '" << expected << "' in: " << r.out;
+  const auto bad = testing::run_command("FERRITE_DEMO_MODEL=/nonexistent/demo " + testing::ferrite_binary() +
+                                        " serve --port 0");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("no demo model found"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("/nonexistent/demo"), std::string::npos) << bad.err;
+}
+
 TEST(ChatCli, ARequestErrorIsReportedAndTheChatGoesOn) {
   if (!fs::exists(qwen3_tokenizer() + "/tokenizer.json"))
     GTEST_SKIP() << "../shared fixtures are absent (the Qwen3 tokenizer)";
