@@ -18,8 +18,10 @@ namespace fs = std::filesystem;
 std::string reference_path() { return testing::source_dir() + "/tests/data/demo/reference.json"; }
 
 std::vector<std::int32_t> generate(Engine& engine, Prompt prompt, std::int64_t n, std::vector<std::int32_t>* prompt_ids) {
+  static int counter = 0;
   GenerateRequest r;
-  r.request_id = "demo";
+  // A fresh id each time: the engine may still hold the previous one just after its last delta.
+  r.request_id = "demo-" + std::to_string(counter++);
   r.prompt = std::move(prompt);
   r.sampling.temperature = 0;
   r.sampling.given.temperature = true;
