@@ -254,6 +254,21 @@ struct BadConfig {
   StatusCode code = StatusCode::kInvalidArgument;
 };
 
+// Each case fails with its code and a message that starts with the file and names the field.
+void expect_bad_configs(const std::vector<BadConfig>& cases) {
+  for (const BadConfig& c : cases) {
+    SCOPED_TRACE(c.label);
+    json j = c.base();
+    c.edit(j);
+    auto r = parse(j);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), c.code) << r.status().to_string();
+    const std::string& m = r.status().message();
+    EXPECT_EQ(m.rfind("/models/x/config.json: ", 0), 0u) << m;
+    for (const auto& s : c.expect) EXPECT_NE(m.find(s), std::string::npos) << "want '" << s << "' in: " << m;
+  }
+}
+
 TEST(ConfigTest, BadConfigsGiveClearErrors) {
   const std::vector<BadConfig> cases = {
       {"no vocab", llama3, [](json& j) { j.erase("vocab_size"); }, {"missing required field 'vocab_size'"}},
@@ -396,17 +411,7 @@ TEST(ConfigTest, BadConfigsGiveClearErrors) {
        {"'layer_types'", "num_hidden_layers is 28"}},
       {"max pos zero", qwen3, [](json& j) { j["max_position_embeddings"] = 0; }, {"'max_position_embeddings'"}},
   };
-  for (const BadConfig& c : cases) {
-    SCOPED_TRACE(c.label);
-    json j = c.base();
-    c.edit(j);
-    auto r = parse(j);
-    ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.status().code(), c.code) << r.status().to_string();
-    const std::string& m = r.status().message();
-    EXPECT_EQ(m.rfind("/models/x/config.json: ", 0), 0u) << m;
-    for (const auto& s : c.expect) EXPECT_NE(m.find(s), std::string::npos) << "want '" << s << "' in: " << m;
-  }
+  expect_bad_configs(cases);
 }
 
 TEST(ConfigTest, MalformedJson) {
@@ -684,17 +689,7 @@ TEST(ConfigTest, BadMoeConfigsGiveClearErrors) {
        {"'routed_scaling_factor'"},
        StatusCode::kUnimplemented},
   };
-  for (const BadConfig& c : cases) {
-    SCOPED_TRACE(c.label);
-    json j = c.base();
-    c.edit(j);
-    auto r = parse(j);
-    ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.status().code(), c.code) << r.status().to_string();
-    const std::string& m = r.status().message();
-    EXPECT_EQ(m.rfind("/models/x/config.json: ", 0), 0u) << m;
-    for (const auto& s : c.expect) EXPECT_NE(m.find(s), std::string::npos) << "want '" << s << "' in: " << m;
-  }
+  expect_bad_configs(cases);
   // Training-only router options are accepted and ignored.
   json j = mixtral();
   j["router_jitter_noise"] = 0.1;
