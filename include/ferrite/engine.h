@@ -61,6 +61,7 @@ struct ChatPrompt {
   nlohmann::ordered_json documents;  // null or an array
   nlohmann::ordered_json chat_template_kwargs = nlohmann::ordered_json::object();
   bool add_generation_prompt = true;
+  bool continue_final_message = false;  // end inside the final message (transformers' meaning)
 };
 using Prompt = std::variant<std::string, std::vector<std::int32_t>, ChatPrompt>;
 

@@ -173,11 +173,67 @@ Result<nlohmann::ordered_json> ChatTemplateSet::build_context(const ChatRequest&
   return ctx;
 }
 
+namespace {
+
+// Python's str.strip() for the whitespace a chat message ends or starts with.
+std::string_view strip_ws(std::string_view s, bool left, bool right) {
+  constexpr std::string_view kWs = " \t\n\r\f\v";
+  if (left) {
+    const auto b = s.find_first_not_of(kWs);
+    s = b == std::string_view::npos ? std::string_view() : s.substr(b);
+  }
+  if (right) {
+    const auto e = s.find_last_not_of(kWs);
+    s = e == std::string_view::npos ? std::string_view() : s.substr(0, e + 1);
+  }
+  return s;
+}
+
+// transformers' continue_final_message: cut the render right after the final message's text
+// (its last occurrence), keeping the message's trailing whitespace only if the template did.
+Result<std::string> cut_after_final_message(std::string rendered, const nlohmann::ordered_json& messages) {
+  if (!messages.is_array() || messages.empty()) return invalid_argument("continue_final_message needs at least one message");
+  const auto& last = messages.back();
+  std::string final_text;
+  if (last.contains("content") && last.at("content").is_string()) {
+    final_text = last.at("content").get<std::string>();
+  } else if (last.contains("content") && last.at("content").is_array()) {
+    bool found = false;
+    for (auto it = last.at("content").rbegin(); it != last.at("content").rend() && !found; ++it)
+      if (it->is_object() && it->contains("text") && it->at("text").is_string()) {
+        final_text = it->at("text").get<std::string>();
+        found = true;
+      }
+    if (!found) return invalid_argument("continue_final_message is set but the final message has no text to continue");
+  } else {
+    return invalid_argument("continue_final_message is set but the final message has no text to continue");
+  }
+  const std::string_view stripped = strip_ws(final_text, true, true);
+  const std::size_t at = rendered.rfind(stripped);
+  if (at == std::string::npos)
+    return invalid_argument("continue_final_message is set but the final message does not appear in the chat after "
+                            "applying the chat template (the template changes its text)");
+  const std::string_view lstripped = strip_ws(final_text, true, false);
+  if (std::string_view(rendered).substr(at, lstripped.size()) == final_text) {
+    rendered.resize(at + lstripped.size());
+  } else {
+    rendered.resize(at + stripped.size());
+  }
+  return rendered;
+}
+
+}  // namespace
+
 Result<std::string> ChatTemplateSet::apply(const ChatRequest& request, const RenderLimits& limits) const {
+  if (request.continue_final_message && request.add_generation_prompt)
+    return invalid_argument("continue_final_message and add_generation_prompt cannot both be set: the first continues "
+                            "the final message, the second starts a new assistant message");
   const bool has_tools = request.tools.has_value() && !request.tools->is_null();
   FERRITE_ASSIGN_OR_RETURN(const ChatTemplate* tmpl, select(request.template_name, has_tools));
   FERRITE_ASSIGN_OR_RETURN(nlohmann::ordered_json ctx, build_context(request));
-  return tmpl->render(ctx, limits);
+  FERRITE_ASSIGN_OR_RETURN(std::string rendered, tmpl->render(ctx, limits));
+  if (!request.continue_final_message) return rendered;
+  return cut_after_final_message(std::move(rendered), request.messages);
 }
 
 }  // namespace ferrite::chat

@@ -51,6 +51,9 @@ struct ChatRequest {
   std::optional<nlohmann::ordered_json> tools;      // a list of JSON-schema tool definitions
   std::optional<nlohmann::ordered_json> documents;  // a list of {"title", "text", ...}
   bool add_generation_prompt = false;
+  // End the prompt inside the final message (it must be rendered verbatim by the template), so
+  // the model continues it: transformers' continue_final_message. Not with add_generation_prompt.
+  bool continue_final_message = false;
   // chat_template_kwargs (e.g. {"enable_thinking": false}); they override the special tokens.
   nlohmann::ordered_json kwargs = nlohmann::ordered_json::object();
   std::string template_name;  // empty: HF's choice ("tool_use" when tools are given, else "default")

@@ -154,6 +154,7 @@ Result<std::vector<std::int32_t>> EngineImpl::tokenize_prompt(const Prompt& prom
   if (!chat.tools.is_null()) cr.tools = chat.tools;
   if (!chat.documents.is_null()) cr.documents = chat.documents;
   cr.add_generation_prompt = chat.add_generation_prompt;
+  cr.continue_final_message = chat.continue_final_message;
   if (chat.chat_template_kwargs.is_object()) cr.kwargs = chat.chat_template_kwargs;
   FERRITE_ASSIGN_OR_RETURN(std::string rendered, templates_->apply(cr));
   // The template already wrote the special tokens (BOS), so none are added again.

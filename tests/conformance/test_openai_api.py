@@ -156,3 +156,19 @@ def test_tokenize_roundtrip(server):
     assert t["count"] == len(t["tokens"]) and t["max_model_len"] == 128
     status, body = server.request("POST", "/detokenize", {"model": MODEL, "tokens": t["tokens"]})
     assert json.loads(body)["prompt"] == "in the"
+
+
+def test_continue_final_message(client, server):
+    """The prompt ends inside the final (assistant) message: nothing the template writes after it."""
+    msgs = [{"role": "user", "content": "in the"}, {"role": "assistant", "content": "and the"}]
+    flags = {"continue_final_message": True, "add_generation_prompt": False}
+    r = client.chat.completions.create(model=MODEL, messages=msgs, max_tokens=2, temperature=0, extra_body=flags)
+    status, body = server.request("POST", "/tokenize", {"model": MODEL, "messages": msgs, **flags})
+    assert status == 200, body
+    tokens = json.loads(body)["tokens"]
+    assert r.usage.prompt_tokens == len(tokens)
+    status, body = server.request("POST", "/detokenize", {"model": MODEL, "tokens": tokens})
+    assert json.loads(body)["prompt"] == "in the\nand the"  # the template's trailing newline is cut
+    status, body = server.request("POST", "/v1/chat/completions",
+                                  {"model": MODEL, "messages": msgs, "continue_final_message": True})
+    assert status == 400 and "continue_final_message" in body, body

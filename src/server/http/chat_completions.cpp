@@ -76,10 +76,12 @@ std::optional<ApiError> read_plan(const OJson& ob, const Body& b, Plan* plan, st
     plan->prompt.chat_template_kwargs = ob.at("chat_template_kwargs");
   }
   if (auto e = read_bool(b, "add_generation_prompt", &plan->prompt.add_generation_prompt)) return e;
+  if (auto e = read_bool(b, "continue_final_message", &plan->prompt.continue_final_message)) return e;
+  // vLLM's rule: continuing the final message needs add_generation_prompt false (stated explicitly,
+  // as its default is true).
+  if (plan->prompt.continue_final_message && plan->prompt.add_generation_prompt)
+    return bad_request("'continue_final_message' and 'add_generation_prompt' cannot both be true", "continue_final_message");
   bool flag = false;
-  if (auto e = read_bool(b, "continue_final_message", &flag)) return e;
-  if (flag) return bad_request("'continue_final_message' is not supported yet", "continue_final_message");
-  flag = false;
   if (auto e = read_bool(b, "add_special_tokens", &flag)) return e;
   if (flag) return bad_request("'add_special_tokens': true is not supported for chat (the template writes them)", "add_special_tokens");
   if (b.contains("chat_template") && !b.at("chat_template").is_null())

@@ -54,9 +54,11 @@ void handle_tokenize(ServerState& st, const HttpRequest& req, HttpResponse& res)
     if (ob.contains("tools") && ob.at("tools").is_array()) cp.tools = ob.at("tools");
     if (ob.contains("chat_template_kwargs") && ob.at("chat_template_kwargs").is_object())
       cp.chat_template_kwargs = ob.at("chat_template_kwargs");
-    if (b.contains("add_generation_prompt")) {
-      if (!b.at("add_generation_prompt").is_boolean()) return send_error(res, bad_request("'add_generation_prompt' must be a boolean", "add_generation_prompt"));
-      cp.add_generation_prompt = b.at("add_generation_prompt").get<bool>();
+    for (const auto& [key, dst] : {std::pair<const char*, bool*>{"add_generation_prompt", &cp.add_generation_prompt},
+                                   {"continue_final_message", &cp.continue_final_message}}) {
+      if (!b.contains(key) || b.at(key).is_null()) continue;
+      if (!b.at(key).is_boolean()) return send_error(res, bad_request(std::string("'") + key + "' must be a boolean", key));
+      *dst = b.at(key).get<bool>();
     }
     ids = ready->engine->tokenize_prompt(cp);
   } else {
