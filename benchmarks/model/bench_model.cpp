@@ -24,6 +24,7 @@
 #include "backend/backend.h"
 #include "base/thread_pool.h"
 #include "benchmarks/model/floors.h"
+#include "benchmarks/model/floors_report.h"
 #include "model/model.h"
 
 namespace ferrite::bench {
@@ -245,11 +246,6 @@ std::int64_t linear_params_per_layer(const model::ModelConfig& c) {
   return h * q + 2 * h * kv + q * h + 3 * h * c.intermediate_size;
 }
 
-struct Floors {
-  double bandwidth_gbps = 0;  // all threads
-  double peak_gflops = 0;     // all threads, the widest FMA the linear kernel uses
-};
-
 [[noreturn]] void die(const std::string& what) {
   std::fprintf(stderr, "bench_model: %s\n", what.c_str());
   std::exit(1);
@@ -432,57 +428,6 @@ constexpr const char* kTinyConfig = R"({
   "torch_dtype": "bfloat16"
 })";
 
-// Bandwidth (small and huge pages) and FMA peak (AVX-512 and AVX2), each on every thread and on one.
-Json measure_floors(const Options& o, Floors* floors) {
-  Json jf;
-  base::ThreadPool pool(o.threads);
-  const std::size_t bw_bytes = static_cast<std::size_t>(o.bandwidth_mib) << 20;
-  const int bw_reps = o.quick ? 2 : 5;
-  std::fprintf(stderr, "floors: read bandwidth, %lld MiB buffer\n", static_cast<long long>(o.bandwidth_mib));
-  Json bw;
-  double best_bw = 0;
-  for (bool huge : {false, true}) {
-    const BandwidthResult r = measure_read_bandwidth(pool, bw_bytes, bw_reps, huge);
-    Json j;
-    j["buffer_bytes"] = r.buffer_bytes;
-    j["reps"] = r.reps;
-    j["kernel"] = r.avx512 ? "avx512 loads, 8 accumulators" : "avx2 loads, 8 accumulators";
-    j["all_threads_gbps"] = round_to(r.all_threads_gbps, 2);
-    j["single_thread_gbps"] = round_to(r.single_thread_gbps, 2);
-    bw[huge ? "huge_pages" : "small_pages"] = j;
-    best_bw = std::max(best_bw, r.all_threads_gbps);
-  }
-  floors->bandwidth_gbps = best_bw;
-  bw["floor_gbps"] = round_to(best_bw, 2);
-  bw["floor_rule"] = "max of the all-thread small-page and huge-page results";
-  jf["memory_read_bandwidth"] = bw;
-
-  const std::int64_t iters = o.quick ? 1'000'000 : 50'000'000;
-  const int fma_reps = o.quick ? 2 : 5;
-  std::fprintf(stderr, "floors: fp32 FMA peak\n");
-  Json fma;
-  for (bool wide : {true, false}) {
-    const FmaPeakResult r =
-        wide ? measure_fma_peak_avx512(pool, iters, fma_reps) : measure_fma_peak_avx2(pool, iters, fma_reps);
-    Json j;
-    j["supported"] = r.supported;
-    j["lanes"] = r.lanes;
-    j["accumulators_per_thread"] = r.accumulators;
-    j["iterations"] = r.iterations;
-    j["reps"] = r.reps;
-    j["all_threads_gflops"] = round_to(r.all_threads_gflops, 2);
-    j["single_thread_gflops"] = round_to(r.single_thread_gflops, 2);
-    j["per_thread_gflops_cpu_time"] = round_to(r.per_thread_gflops_cpu_time, 2);
-    j["all_threads_gflops_if_uncontended"] = round_to(r.per_thread_gflops_cpu_time * pool.num_threads(), 2);
-    fma[wide ? "avx512" : "avx2"] = j;
-    if (r.supported && floors->peak_gflops == 0) floors->peak_gflops = r.all_threads_gflops;
-  }
-  fma["floor_gflops"] = round_to(floors->peak_gflops, 2);
-  fma["floor_rule"] = "avx512 all-thread peak when the CPU has avx512f (the linear kernel's path), else avx2";
-  jf["fma_fp32"] = fma;
-  return jf;
-}
-
 int run(int argc, char** argv) {
   Options o;
   if (!parse_args(argc, argv, &o)) return 2;
@@ -504,7 +449,7 @@ int run(int argc, char** argv) {
 
   Floors floors;
   root["threads"] = effective_threads(o);
-  root["floors"] = measure_floors(o, &floors);
+  root["floors"] = measure_floors(o.threads, o.bandwidth_mib, o.quick, &floors);
 
   Json formulas;
   formulas["decode_bytes_per_token"] =
