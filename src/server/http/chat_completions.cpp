@@ -238,12 +238,7 @@ void handle_chat_completions(ServerState& st, const HttpRequest& req, HttpRespon
   reqs.push_back(std::move(r));
   auto run = std::make_shared<GenerationRun>(st, *ready);
   if (auto e = run->submit(std::move(reqs))) return send_error(res, *e);
-  res.stream = plan->so.stream;
-  if (res.stream) {
-    res.content_type = "text/event-stream";
-    res.set_header("Cache-Control", "no-cache");
-  }
-  res.async = std::make_shared<ChatBody>(std::move(run), plan, *ready, st.model_name());
+  respond_async(res, plan->so.stream, std::make_shared<ChatBody>(std::move(run), plan, *ready, st.model_name()));
 }
 
 }  // namespace ferrite::server

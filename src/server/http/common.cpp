@@ -294,6 +294,15 @@ int GenerationBody::whole_error(HttpResponse& res, const std::string& engine_err
   return 0;
 }
 
+void respond_async(HttpResponse& res, bool stream, std::shared_ptr<GenerationBody> body) {
+  res.stream = stream;
+  if (stream) {
+    res.content_type = "text/event-stream";
+    res.set_header("Cache-Control", "no-cache");
+  }
+  res.async = std::move(body);
+}
+
 void GenerationBody::cancel() {
   cancelled_ = true;
   run_->abort_all("the client went away");

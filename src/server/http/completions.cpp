@@ -304,12 +304,7 @@ void handle_completions(ServerState& st, const HttpRequest& req, HttpResponse& r
   }
   auto run = std::make_shared<GenerationRun>(st, *ready);
   if (auto e = run->submit(std::move(reqs))) return send_error(res, *e);
-  res.stream = plan->so.stream;
-  if (res.stream) {
-    res.content_type = "text/event-stream";
-    res.set_header("Cache-Control", "no-cache");
-  }
-  res.async = std::make_shared<CompletionBody>(std::move(run), plan, *ready, st.model_name());
+  respond_async(res, plan->so.stream, std::make_shared<CompletionBody>(std::move(run), plan, *ready, st.model_name()));
 }
 
 }  // namespace ferrite::server

@@ -196,4 +196,7 @@ class GenerationBody : public AsyncBody {
   bool done_ = false;
 };
 
+// Hands a generation body to the event loop: SSE (chunked, no-cache) or one JSON body at the end.
+void respond_async(HttpResponse& res, bool stream, std::shared_ptr<GenerationBody> body);
+
 }  // namespace ferrite::server
