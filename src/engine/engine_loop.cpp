@@ -276,18 +276,16 @@ void EngineImpl::finish_completion(Request& r, Completion& c, FinishReason reaso
       r.prompt_info_sent = true;
     }
     r.stream->set_final(r.usage, r.metrics);
+    // The id is free before the reader sees the last delta, so a client may reuse it at once.
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      live_ids_.erase(r.id);
+      ++stats_.requests_finished;
+    }
     publish_stats();
   }
   r.stream->push(std::move(d));
-  if (r.open == 0) {
-    const std::string id = r.id;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      live_ids_.erase(id);
-      ++stats_.requests_finished;
-    }
-    requests_.erase(id);  // r is gone after this
-  }
+  if (r.open == 0) requests_.erase(std::string(r.id));  // r is gone after this
 }
 
 void EngineImpl::finish_request_with(Request& r, FinishReason reason, const std::string& error) {

@@ -20,7 +20,7 @@ std::string reference_path() { return testing::source_dir() + "/tests/data/demo/
 std::vector<std::int32_t> generate(Engine& engine, Prompt prompt, std::int64_t n, std::vector<std::int32_t>* prompt_ids) {
   static int counter = 0;
   GenerateRequest r;
-  // A fresh id each time: the engine may still hold the previous one just after its last delta.
+  // A fresh id per request, so a failure names the case.
   r.request_id = "demo-" + std::to_string(counter++);
   r.prompt = std::move(prompt);
   r.sampling.temperature = 0;

@@ -245,6 +245,23 @@ TEST(Engine, SeededSamplingIsReproducibleAcrossBatchCompositions) {
   EXPECT_EQ(among.tokens, alone.tokens);
 }
 
+// A request id is free again as soon as its stream has ended: reusing it at once is accepted.
+TEST(Engine, RequestIdIsFreeOnceTheStreamEnds) {
+  auto engine = make_engine(base_config(fixture("llama")));
+  const std::vector<std::int32_t> prompt = {5, 6, 7, 8};
+  std::vector<std::int32_t> first;
+  for (int i = 0; i < 50; ++i) {
+    GenerateRequest g = greedy(prompt, 3);
+    g.request_id = "same-id";
+    auto stream = engine->submit(g);
+    ASSERT_TRUE(stream.ok()) << "iteration " << i << ": " << stream.status().to_string();
+    const Output out = drain(**stream);
+    if (i == 0) first = out.tokens[0];
+    EXPECT_EQ(out.tokens[0], first);
+  }
+  EXPECT_EQ(engine->stats().requests_finished, 50);
+}
+
 TEST(Engine, NGreaterThanOne) {
   const std::string dir = fixture("llama");
   std::vector<std::int32_t> prompt;
