@@ -11,6 +11,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 
 #include "base/thread_pool.h"
 #include "benchmarks/model/floors.h"
@@ -42,6 +43,18 @@ inline std::string utc_timestamp() {
   char buf[32];
   std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
+}
+
+// CPU, threads, ISA, transparent huge pages and the load average when the run starts.
+inline nlohmann::ordered_json machine_json() {
+  nlohmann::ordered_json machine;
+  machine["cpu"] = cpu_model_name();
+  machine["hardware_threads"] = std::thread::hardware_concurrency();
+  machine["avx512f"] = cpu_has_avx512();
+  machine["avx2_fma"] = cpu_has_avx2_fma();
+  machine["transparent_hugepage"] = read_first_line("/sys/kernel/mm/transparent_hugepage/enabled");
+  machine["loadavg_start"] = read_first_line("/proc/loadavg");
+  return machine;
 }
 
 struct Floors {

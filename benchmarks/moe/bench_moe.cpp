@@ -365,14 +365,7 @@ int run(int argc, char** argv) {
   root["schema_version"] = 1;
   root["timestamp_utc"] = utc_timestamp();
   root["quick"] = o.quick;
-  Json machine;
-  machine["cpu"] = cpu_model_name();
-  machine["hardware_threads"] = std::thread::hardware_concurrency();
-  machine["avx512f"] = cpu_has_avx512();
-  machine["avx2_fma"] = cpu_has_avx2_fma();
-  machine["transparent_hugepage"] = read_first_line("/sys/kernel/mm/transparent_hugepage/enabled");
-  machine["loadavg_start"] = read_first_line("/proc/loadavg");
-  root["machine"] = machine;
+  root["machine"] = machine_json();
 
   Json shape;
   shape["hidden"] = o.hidden;
