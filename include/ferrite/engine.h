@@ -30,6 +30,29 @@ namespace ferrite {
 
 enum class SchedulingPolicy { kFcfs, kPriority };
 
+// Speculative decoding (vLLM's --speculative-config): a proposer guesses up to
+// num_speculative_tokens tokens per sequence and step, the target model verifies them all in one
+// pass, and exact rejection sampling keeps the output distribution unchanged.
+struct SpeculativeConfig {
+  enum class Method { kNone, kNgram, kDraftModel };
+  Method method = Method::kNone;
+  std::int32_t num_speculative_tokens = 0;
+  // ngram (prompt lookup): the longest suffix of the context, of prompt_lookup_max down to
+  // prompt_lookup_min tokens, that occurred before proposes the tokens that followed it.
+  std::int32_t prompt_lookup_min = 1;
+  std::int32_t prompt_lookup_max = 3;
+  std::string model;  // draft_model: its directory (same tokenizer and vocabulary as the target)
+  // Speculate only while fewer than this many sequences run (0: always). At large batches the
+  // step is compute-bound and verifying rejected drafts costs more than it saves.
+  std::int64_t disable_by_batch_size = 0;
+  bool enabled() const { return method != Method::kNone && num_speculative_tokens > 0; }
+};
+
+// Parses the --speculative-config JSON ('{"method": "ngram", "num_speculative_tokens": 5,
+// "prompt_lookup_min": 2, "prompt_lookup_max": 4}' or '{"method": "draft_model", "model": "DIR",
+// "num_speculative_tokens": 4}'); unknown keys and out-of-range values are errors.
+Result<SpeculativeConfig> parse_speculative_config(const std::string& json);
+
 struct EngineConfig {
   std::string model_dir;
   std::string tokenizer_dir;       // empty: model_dir
@@ -50,6 +73,7 @@ struct EngineConfig {
   bool use_generation_config = true;  // take sampling defaults from generation_config.json
   bool show_progress = true;
   bool check_invariants = false;   // verify block accounting after every step (debug, tests)
+  SpeculativeConfig speculative;
 };
 
 // A prompt: text (tokenized with special tokens added), token ids, or chat messages (rendered
@@ -169,6 +193,12 @@ struct EngineStats {
   std::int64_t generation_tokens = 0;
   std::int64_t requests_finished = 0;
   std::vector<std::int64_t> tokens_per_step_histogram;  // buckets 1,2,4,...,2^k
+  // Speculative decoding (vLLM's spec_decode counters): verification runs with at least one
+  // draft, drafts proposed, drafts accepted, and accepted per draft position (index 0: first).
+  std::int64_t spec_num_drafts = 0;
+  std::int64_t spec_num_draft_tokens = 0;
+  std::int64_t spec_num_accepted_tokens = 0;
+  std::vector<std::int64_t> spec_accepted_per_pos;
 };
 
 struct ModelInfo {

@@ -59,7 +59,131 @@ struct BenchOptions {
   double temperature = 0;
   bool ignore_eos = true;
   std::int64_t vocab_size = 0;
+  // --dataset-path: prompts taken in turn from these (tokenized) instead of random ids.
+  std::vector<std::vector<std::int32_t>> dataset;
 };
+
+// One --dataset-path line: {"prompt": "text" or [ids]} or {"messages": [...]} (a chat prompt).
+Result<Prompt> dataset_prompt(const nlohmann::json& j) {
+  if (j.is_object() && j.contains("prompt")) {
+    if (j["prompt"].is_string()) return Prompt(j["prompt"].get<std::string>());
+    if (j["prompt"].is_array()) {
+      std::vector<std::int32_t> ids;
+      for (const auto& v : j["prompt"]) {
+        if (!v.is_number_integer()) return invalid_argument("'prompt' must be text or an array of token ids");
+        ids.push_back(v.get<std::int32_t>());
+      }
+      return Prompt(std::move(ids));
+    }
+  }
+  if (j.is_object() && j.contains("messages") && j["messages"].is_array()) {
+    ChatPrompt c;
+    c.messages = nlohmann::ordered_json::parse(j["messages"].dump());
+    return Prompt(std::move(c));
+  }
+  return invalid_argument("each line needs \"prompt\" (text or ids) or \"messages\"");
+}
+
+// Reads --dataset-path and tokenizes every line with `tokenize`.
+Status load_dataset(const std::string& path, const std::function<Result<std::vector<std::int32_t>>(const Prompt&)>& tokenize,
+                    BenchOptions& o) {
+  std::ifstream f(path);
+  if (!f) return invalid_argument("--dataset-path: cannot read " + path);
+  std::string line;
+  std::int64_t n = 0;
+  while (std::getline(f, line)) {
+    ++n;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    auto prompt = j.is_discarded() ? Result<Prompt>(invalid_argument("not JSON")) : dataset_prompt(j);
+    if (!prompt.ok()) return prompt.status().with_context("--dataset-path " + path + " line " + std::to_string(n));
+    auto ids = tokenize(*prompt);
+    if (!ids.ok()) return ids.status().with_context("--dataset-path " + path + " line " + std::to_string(n));
+    o.dataset.push_back(std::move(ids).value());
+  }
+  if (o.dataset.empty()) return invalid_argument("--dataset-path: " + path + " has no prompts");
+  return ok_status();
+}
+
+// The prompts of a run: the dataset's in turn, else random ids of --input-len tokens.
+std::vector<std::vector<std::int32_t>> make_prompts(const BenchOptions& o, std::int64_t count, std::mt19937_64& rng) {
+  std::vector<std::vector<std::int32_t>> prompts(static_cast<std::size_t>(count));
+  std::uniform_int_distribution<std::int32_t> tok(0, static_cast<std::int32_t>(std::max<std::int64_t>(o.vocab_size, 1) - 1));
+  for (std::size_t i = 0; i < prompts.size(); ++i) {
+    if (!o.dataset.empty()) {
+      prompts[i] = o.dataset[i % o.dataset.size()];
+      continue;
+    }
+    prompts[i].resize(static_cast<std::size_t>(o.input_len));
+    for (auto& id : prompts[i]) id = tok(rng);
+  }
+  return prompts;
+}
+
+// Speculative decoding's counters over a run, as vLLM reports them: the acceptance rate (accepted
+// over proposed drafts) and the mean acceptance length (tokens per verification: 1 + accepted
+// per draft run).
+struct SpecCounters {
+  std::int64_t drafts = 0, draft_tokens = 0, accepted = 0;
+  std::vector<std::int64_t> per_pos;
+};
+
+SpecCounters spec_counters(const EngineStats& s) {
+  return {s.spec_num_drafts, s.spec_num_draft_tokens, s.spec_num_accepted_tokens, s.spec_accepted_per_pos};
+}
+
+void add_spec(Json& out, const SpecCounters& before, const SpecCounters& after) {
+  const std::int64_t drafts = after.drafts - before.drafts;
+  if (drafts <= 0) return;
+  const std::int64_t draft_tokens = after.draft_tokens - before.draft_tokens;
+  const std::int64_t accepted = after.accepted - before.accepted;
+  Json j = Json::object();
+  j["num_drafts"] = drafts;
+  j["num_draft_tokens"] = draft_tokens;
+  j["num_accepted_tokens"] = accepted;
+  j["draft_acceptance_rate"] = draft_tokens > 0 ? static_cast<double>(accepted) / static_cast<double>(draft_tokens) : 0.0;
+  j["mean_acceptance_length"] = 1.0 + static_cast<double>(accepted) / static_cast<double>(drafts);
+  Json pos = Json::array();
+  for (std::size_t i = 0; i < after.per_pos.size(); ++i) {
+    const std::int64_t b = i < before.per_pos.size() ? before.per_pos[i] : 0;
+    pos.push_back(static_cast<double>(after.per_pos[i] - b) / static_cast<double>(drafts));
+  }
+  j["acceptance_rate_per_position"] = pos;
+  out["spec_decode"] = j;
+}
+
+// The same counters from a server's /metrics (absent ones stay 0).
+SpecCounters scrape_spec_counters(httplib::Client& client) {
+  SpecCounters c;
+  auto res = client.Get("/metrics");
+  if (!res || res->status != 200) return c;
+  std::size_t start = 0;
+  const std::string& body = res->body;
+  while (start < body.size()) {
+    std::size_t end = body.find('\n', start);
+    if (end == std::string::npos) end = body.size();
+    const std::string line = body.substr(start, end - start);
+    start = end + 1;
+    if (line.empty() || line[0] == '#') continue;
+    const auto sp = line.rfind(' ');
+    if (sp == std::string::npos) continue;
+    const double v = std::strtod(line.c_str() + sp + 1, nullptr);
+    auto has = [&](const char* name) { return line.find(name) != std::string::npos; };
+    if (has(":spec_decode_num_drafts_total{")) c.drafts = static_cast<std::int64_t>(v);
+    else if (has(":spec_decode_num_draft_tokens_total{")) c.draft_tokens = static_cast<std::int64_t>(v);
+    else if (has(":spec_decode_num_accepted_tokens_total{")) c.accepted = static_cast<std::int64_t>(v);
+    else if (has(":spec_decode_num_accepted_tokens_per_pos_total{")) {
+      const auto p = line.find("position=\"");
+      if (p == std::string::npos) continue;
+      const auto pos = static_cast<std::size_t>(std::strtol(line.c_str() + p + 10, nullptr, 10));
+      if (pos < 64) {
+        if (c.per_pos.size() <= pos) c.per_pos.resize(pos + 1, 0);
+        c.per_pos[pos] = static_cast<std::int64_t>(v);
+      }
+    }
+  }
+  return c;
+}
 
 // Runs one request (prompt token ids) to the end, streaming, and times it.
 using Runner = std::function<RequestResult(const std::vector<std::int32_t>&)>;
@@ -240,12 +364,7 @@ void add_stats(Json& out, const std::string& name, const std::vector<double>& se
 
 Json run_benchmark(const BenchOptions& o, const Runner& runner, const std::string& mode) {
   std::mt19937_64 rng(o.seed);
-  std::uniform_int_distribution<std::int32_t> tok(0, static_cast<std::int32_t>(o.vocab_size - 1));
-  std::vector<std::vector<std::int32_t>> prompts(static_cast<std::size_t>(o.num_prompts));
-  for (auto& p : prompts) {
-    p.resize(static_cast<std::size_t>(o.input_len));
-    for (auto& id : p) id = tok(rng);
-  }
+  const auto prompts = make_prompts(o, o.num_prompts, rng);
   // Poisson process: exponential gaps with mean 1/rate (all at t=0 for an infinite rate).
   std::vector<double> arrivals(prompts.size(), 0.0);
   if (std::isfinite(o.request_rate)) {
@@ -301,7 +420,8 @@ Json run_benchmark(const BenchOptions& o, const Runner& runner, const std::strin
   out["num_prompts"] = o.num_prompts;
   out["request_rate"] = std::isfinite(o.request_rate) ? Json(o.request_rate) : Json("inf");
   out["max_concurrency"] = o.max_concurrency > 0 ? Json(o.max_concurrency) : Json(nullptr);
-  out["input_len"] = o.input_len;
+  if (o.dataset.empty()) out["input_len"] = o.input_len;
+  else out["dataset_prompts"] = static_cast<std::int64_t>(o.dataset.size());
   out["output_len"] = o.output_len;
   out["duration"] = duration;
   out["completed"] = completed;
@@ -326,30 +446,35 @@ Json run_benchmark(const BenchOptions& o, const Runner& runner, const std::strin
 Result<Json> run_latency(Engine& engine, const BenchOptions& o, std::int64_t batch, std::int64_t warmup,
                          std::int64_t iters) {
   std::mt19937_64 rng(o.seed);
-  std::uniform_int_distribution<std::int32_t> tok(0, static_cast<std::int32_t>(o.vocab_size - 1));
   std::vector<double> latencies;
-  std::int64_t id = 0;
+  std::int64_t id = 0, generated = 0;
+  SpecCounters spec_before;
+  // Random ids never repeat across batches; a dataset is taken in turn, batch after batch.
+  auto prompts = make_prompts(o, batch * (warmup + iters), rng);
   for (std::int64_t it = 0; it < warmup + iters; ++it) {
     std::vector<std::shared_ptr<OutputStream>> streams;
+    if (it == warmup) spec_before = spec_counters(engine.stats());
     const auto t0 = Clock::now();
     for (std::int64_t b = 0; b < batch; ++b) {
       GenerateRequest req;
       req.request_id = "latency-" + std::to_string(id++);
-      std::vector<std::int32_t> prompt(static_cast<std::size_t>(o.input_len));
-      for (auto& t : prompt) t = tok(rng);
-      req.prompt = std::move(prompt);
+      req.prompt = std::move(prompts[static_cast<std::size_t>(batch * it + b)]);
       req.sampling.max_tokens = o.output_len;
       req.sampling.given.max_tokens = true;
       req.sampling.temperature = o.temperature;
       req.sampling.given.temperature = true;
-      req.sampling.ignore_eos = true;
+      req.sampling.ignore_eos = o.ignore_eos;
       FERRITE_ASSIGN_OR_RETURN(auto stream, engine.submit(std::move(req)));
       streams.push_back(std::move(stream));
     }
-    for (auto& s : streams)
+    std::int64_t batch_tokens = 0;
+    for (auto& s : streams) {
       while (auto d = s->next())
         if (!d->error.empty()) return internal_error("a request failed: " + d->error);
+      batch_tokens += s->usage().completion_tokens;
+    }
     const double secs = seconds_since(t0);
+    if (it >= warmup) generated += batch_tokens;
     std::fprintf(stderr, "ferrite bench latency: %s %lld/%lld: %.3f s\n", it < warmup ? "warmup" : "iteration",
                  static_cast<long long>(it < warmup ? it + 1 : it - warmup + 1),
                  static_cast<long long>(it < warmup ? warmup : iters), secs);
@@ -358,7 +483,8 @@ Result<Json> run_latency(Engine& engine, const BenchOptions& o, std::int64_t bat
   Json out = Json::object();
   out["mode"] = "latency";
   out["batch_size"] = batch;
-  out["input_len"] = o.input_len;
+  if (o.dataset.empty()) out["input_len"] = o.input_len;
+  else out["dataset_prompts"] = static_cast<std::int64_t>(o.dataset.size());
   out["output_len"] = o.output_len;
   out["num_iters_warmup"] = warmup;
   out["num_iters"] = iters;
@@ -367,8 +493,10 @@ Result<Json> run_latency(Engine& engine, const BenchOptions& o, std::int64_t bat
   Json pct = Json::object();
   for (int q : {10, 25, 50, 75, 90, 99}) pct[std::to_string(q)] = percentile(latencies, q);
   out["percentiles"] = pct;
-  // Generated tokens per second over a whole batch (prefill included).
-  out["output_throughput"] = static_cast<double>(batch * o.output_len) / out["avg_latency"].get<double>();
+  // Generated tokens per second over a whole batch (prefill included); fewer than output_len
+  // per request only when --no-ignore-eos let one stop early.
+  out["output_throughput"] = static_cast<double>(generated) / static_cast<double>(iters) / out["avg_latency"].get<double>();
+  add_spec(out, spec_before, spec_counters(engine.stats()));
   return out;
 }
 
@@ -449,6 +577,9 @@ int run_bench(const std::vector<std::string>& argv_in) {
       .flag("random-output-len", "N", "same as --output-len")
       .flag("temperature", "T", "sampling temperature of every request", "0")
       .boolean("ignore-eos", "keep generating to --output-len past EOS (default on)", true)
+      .flag("dataset-path", "FILE.jsonl",
+            "prompts from a file instead of random ids, taken in turn: lines {\"prompt\": text or ids} or "
+            "{\"messages\": [...]} (tokenized by the engine, or by the server's /tokenize)")
       .flag("vocab-size", "N",
             "random prompt ids are drawn from [0, N) (default: the model's vocabulary in-process, 500 with --url)")
       .flag("request-timeout", "SECONDS", "with --url: give up on a request silent this long", "600")
@@ -505,10 +636,30 @@ int run_bench(const std::vector<std::string>& argv_in) {
       return report_error(
           "bench", Status{StatusCode::kUnavailable, "the server at " + t.url + " is not ready (/health answered " +
                                                         std::to_string(h->status) + ")"});
+    if (args.has("dataset-path")) {
+      auto tokenize = [&](const Prompt& prompt) -> Result<std::vector<std::int32_t>> {
+        if (const auto* ids = std::get_if<std::vector<std::int32_t>>(&prompt)) return *ids;
+        Json body = Json::object();
+        if (!t.model.empty()) body["model"] = t.model;
+        if (const auto* text = std::get_if<std::string>(&prompt)) body["prompt"] = *text;
+        else body["messages"] = std::get<ChatPrompt>(prompt).messages;
+        httplib::Headers headers;
+        if (!t.api_key.empty()) headers.emplace("Authorization", "Bearer " + t.api_key);
+        auto res = probe.Post("/tokenize", headers, body.dump(), "application/json");
+        if (!res || res->status != 200)
+          return invalid_argument("the server's /tokenize failed" + (res ? ": " + res->body.substr(0, 300) : std::string()));
+        const auto j = nlohmann::json::parse(res->body, nullptr, false);
+        if (j.is_discarded() || !j.contains("tokens")) return invalid_argument("the server's /tokenize answered no tokens");
+        return j["tokens"].get<std::vector<std::int32_t>>();
+      };
+      if (Status st = load_dataset(args.get("dataset-path"), tokenize, o); !st.ok()) return report_error("bench", st);
+    }
     std::fprintf(stderr, "ferrite bench: %lld requests to %s%s\n", static_cast<long long>(o.num_prompts), t.url.c_str(),
                  t.endpoint.c_str());
+    const SpecCounters spec_before = scrape_spec_counters(probe);
     result = run_benchmark(
         o, [&](const std::vector<std::int32_t>& p) { return run_http_request(t, o, p); }, "serve");
+    add_spec(result, spec_before, scrape_spec_counters(probe));
   } else {
     auto config = engine_config_from(args);
     if (!config.ok()) return report_error("bench", config.status());
@@ -516,7 +667,12 @@ int run_bench(const std::vector<std::string>& argv_in) {
     if (!engine.ok()) return report_error("bench", engine.status());
     const ModelInfo info = (*engine)->model_info();
     if (o.vocab_size == 0) o.vocab_size = info.vocab_size;
-    if (o.input_len + o.output_len > info.max_model_len)
+    if (args.has("dataset-path")) {
+      Engine& e = **engine;
+      auto tokenize = [&](const Prompt& prompt) { return e.tokenize_prompt(prompt); };
+      if (Status st = load_dataset(args.get("dataset-path"), tokenize, o); !st.ok()) return report_error("bench", st);
+    }
+    if (o.dataset.empty() && o.input_len + o.output_len > info.max_model_len)
       return report_error("bench",
                           invalid_argument("--input-len + --output-len (" + std::to_string(o.input_len + o.output_len) +
                                            ") exceed the context length " + std::to_string(info.max_model_len)));
@@ -530,12 +686,14 @@ int run_bench(const std::vector<std::string>& argv_in) {
                  config->model_dir.c_str());
     std::atomic<std::int64_t> next_id{0};
     Engine& e = **engine;
+    const SpecCounters spec_before = spec_counters(e.stats());
     result = run_benchmark(
         o,
         [&](const std::vector<std::int32_t>& p) {
           return run_engine_request(e, o, p, "bench-" + std::to_string(next_id++));
         },
         "throughput");
+    add_spec(result, spec_before, spec_counters(e.stats()));
     (*engine)->shutdown();
   }
 

@@ -21,6 +21,10 @@ void add_engine_flags(Args& args) {
       .flag("scheduling-policy", "POLICY", "fcfs or priority", "fcfs")
       .flag("max-logprobs", "N", "largest logprobs / prompt_logprobs a request may ask for", "20")
       .flag("chat-template", "FILE_OR_TEXT", "chat template overriding the model's")
+      .flag("speculative-config", "JSON",
+            "speculative decoding, as vLLM: '{\"method\": \"ngram\", \"num_speculative_tokens\": 5, "
+            "\"prompt_lookup_max\": 4}' or '{\"method\": \"draft_model\", \"model\": \"DIR\", "
+            "\"num_speculative_tokens\": 4}' (default: off)")
       .flag("generation-config", "SOURCE", "'auto': sampling defaults from generation_config.json; 'vllm': none", "auto");
 }
 
@@ -76,6 +80,9 @@ Result<EngineConfig> engine_config_from(const Args& args, ModelDefault fallback)
   if (max_logprobs < 0) return invalid_argument("--max-logprobs must be >= 0");
   c.max_logprobs = static_cast<std::int32_t>(max_logprobs);
   c.chat_template = args.get("chat-template");
+  if (args.has("speculative-config") && !args.get("speculative-config").empty()) {
+    FERRITE_ASSIGN_OR_RETURN(c.speculative, parse_speculative_config(args.get("speculative-config")));
+  }
   const std::string gc = args.get("generation-config");
   if (gc == "auto") c.use_generation_config = true;
   else if (gc == "vllm") c.use_generation_config = false;

@@ -26,6 +26,49 @@ Status check_config(const EngineConfig& c) {
   if (c.max_model_len < 0) return invalid_argument("--max-model-len must be positive");
   if (c.kv_cache_memory_bytes < 0) return invalid_argument("--kv-cache-memory must be positive");
   if (c.max_logprobs < 0) return invalid_argument("--max-logprobs must be >= 0");
+  const SpeculativeConfig& sp = c.speculative;
+  if (sp.method != SpeculativeConfig::Method::kNone) {
+    if (sp.num_speculative_tokens < 1 || sp.num_speculative_tokens > 32)
+      return invalid_argument("speculative decoding: num_speculative_tokens must be between 1 and 32");
+    if (sp.method == SpeculativeConfig::Method::kNgram &&
+        (sp.prompt_lookup_min < 1 || sp.prompt_lookup_max < sp.prompt_lookup_min))
+      return invalid_argument("speculative decoding: need 1 <= prompt_lookup_min <= prompt_lookup_max");
+    if (sp.method == SpeculativeConfig::Method::kDraftModel && sp.model.empty())
+      return invalid_argument("speculative decoding: the draft model's directory is missing");
+    if (sp.disable_by_batch_size < 0) return invalid_argument("speculative decoding: disable_by_batch_size must be >= 0");
+  }
+  return ok_status();
+}
+
+bool has_tokenizer_files(const std::string& dir) {
+  namespace fs = std::filesystem;
+  return fs::exists(fs::path(dir) / "tokenizer.json") || fs::exists(fs::path(dir) / "tokenizer.model");
+}
+
+// The draft proposes token ids the target scores: both must mean the same thing by every id.
+Status check_draft_compatible(const model::ModelConfig& target, const model::ModelConfig& draft,
+                              const tokenizer::Tokenizer* target_tok, const std::string& draft_dir) {
+  if (draft.vocab_size != target.vocab_size)
+    return invalid_argument("the draft model's vocab_size (" + std::to_string(draft.vocab_size) +
+                            ") differs from the target's (" + std::to_string(target.vocab_size) +
+                            "): speculative decoding needs the same tokenizer and vocabulary");
+  if (!target_tok) return ok_status();
+  if (!has_tokenizer_files(draft_dir)) {
+    FERRITE_LOG_WARN("the draft model directory {} has no tokenizer files; assuming it uses the target's tokenizer", draft_dir);
+    return ok_status();
+  }
+  FERRITE_ASSIGN_OR_RETURN(auto draft_tok, tokenizer::Tokenizer::load(draft_dir));
+  if (draft_tok->vocab_size() != target_tok->vocab_size())
+    return invalid_argument("the draft model's tokenizer has " + std::to_string(draft_tok->vocab_size()) +
+                            " tokens, the target's " + std::to_string(target_tok->vocab_size()) +
+                            ": speculative decoding needs the same tokenizer");
+  for (std::size_t id = 0; id < target_tok->vocab_size(); ++id) {
+    const auto i = static_cast<std::int32_t>(id);
+    if (draft_tok->id_to_token(i) != target_tok->id_to_token(i))
+      return invalid_argument("the draft model's tokenizer differs from the target's at id " + std::to_string(id) + " ('" +
+                              draft_tok->id_to_token(i).value_or("") + "' vs '" + target_tok->id_to_token(i).value_or("") +
+                              "'): speculative decoding needs the same tokenizer");
+  }
   return ok_status();
 }
 
@@ -48,8 +91,7 @@ Result<std::unique_ptr<EngineImpl>> EngineImpl::create(const EngineConfig& confi
 
   // Tokenizer and chat template are optional: a directory without them still serves token ids.
   const std::string tok_dir = config.tokenizer_dir.empty() ? config.model_dir : config.tokenizer_dir;
-  namespace fs = std::filesystem;
-  if (fs::exists(fs::path(tok_dir) / "tokenizer.json") || fs::exists(fs::path(tok_dir) / "tokenizer.model")) {
+  if (has_tokenizer_files(tok_dir)) {
     FERRITE_ASSIGN_OR_RETURN(auto tok, tokenizer::Tokenizer::load(tok_dir));
     e->tokenizer_ = tok;
     auto templates = chat::load_chat_templates(tok_dir, config.chat_template);
@@ -84,8 +126,19 @@ Result<std::unique_ptr<EngineImpl>> EngineImpl::create(const EngineConfig& confi
     FERRITE_LOG_WARN("--max-model-len {} exceeds the model's max_position_embeddings {}", max_model_len,
                      mc.max_position_embeddings);
 
+  if (config.speculative.method == SpeculativeConfig::Method::kDraftModel) {
+    model::LoadOptions dlo = lo;
+    dlo.model_dir = config.speculative.model;
+    auto draft = model::load_model(dlo, *e->backend_);
+    if (!draft.ok()) return draft.status().with_context("draft model " + config.speculative.model);
+    e->draft_model_ = std::move(draft).value();
+    FERRITE_RETURN_IF_ERROR(check_draft_compatible(mc, e->draft_model_->config(), e->tokenizer_.get(), config.speculative.model));
+  }
+
   // KV-cache size: the budget, else enough for max_num_seqs full-length sequences up to 1 GiB.
-  const std::int64_t per_block = e->model_->kv_bytes_per_token() * config.block_size;
+  // A draft model keeps its KV in blocks of the same ids, so a block costs both.
+  const std::int64_t draft_bytes_per_token = e->draft_model_ ? e->draft_model_->kv_bytes_per_token() : 0;
+  const std::int64_t per_block = (e->model_->kv_bytes_per_token() + draft_bytes_per_token) * config.block_size;
   std::int64_t num_blocks = config.num_kv_blocks;
   std::int64_t budget = config.kv_cache_memory_bytes;
   if (num_blocks <= 0) {
@@ -111,8 +164,22 @@ Result<std::unique_ptr<EngineImpl>> EngineImpl::create(const EngineConfig& confi
   sc.max_num_seqs = config.max_num_seqs;
   sc.max_model_len = max_model_len;
   sc.policy = config.scheduling_policy == SchedulingPolicy::kPriority ? sched::Policy::kPriority : sched::Policy::kFcfs;
+  sc.draft_kv = e->draft_model_ != nullptr;
   e->scheduler_ = std::make_unique<sched::Scheduler>(sc, *e->pool_);
   e->runner_ = std::make_unique<runtime::ModelRunner>(*e->model_, e->model_->allocate_kv_cache(num_blocks, config.block_size));
+  if (e->draft_model_) {
+    e->draft_runner_ = std::make_unique<runtime::ModelRunner>(
+        *e->draft_model_, e->draft_model_->allocate_kv_cache(num_blocks, config.block_size));
+  }
+  if (config.speculative.enabled()) {
+    const auto& sp = config.speculative;
+    if (sp.method == SpeculativeConfig::Method::kNgram)
+      FERRITE_LOG_INFO("speculative decoding: n-gram prompt lookup, {} tokens, n-grams of {}..{}", sp.num_speculative_tokens,
+                       sp.prompt_lookup_min, sp.prompt_lookup_max);
+    else
+      FERRITE_LOG_INFO("speculative decoding: draft model {} ({} parameters), {} tokens", sp.model,
+                       e->draft_model_->num_parameters(), sp.num_speculative_tokens);
+  }
   e->seed_rng_ = sample::Rng(config.seed, 0x5eed);
 
   e->info_.architecture = mc.architecture;
@@ -223,8 +290,9 @@ Result<std::shared_ptr<OutputStream>> EngineImpl::submit(GenerateRequest request
   for (std::int32_t i = 0; i < r->params.n; ++i) {
     Completion c;
     c.index = i;
-    c.rng = r->params.seed ? sample::Rng(*r->params.seed, static_cast<std::uint64_t>(i))
-                           : sample::Rng(seed_rng_.next_u64(), static_cast<std::uint64_t>(i));
+    const std::uint64_t seed = r->params.seed ? *r->params.seed : seed_rng_.next_u64();
+    c.rng = sample::Rng(seed, static_cast<std::uint64_t>(i));
+    c.draft_rng = sample::Rng(seed, (std::uint64_t{0xd7af7} << 32) + static_cast<std::uint64_t>(i));
     r->completions.push_back(std::move(c));
   }
   auto stream = r->stream;

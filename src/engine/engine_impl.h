@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -29,6 +30,7 @@ struct Completion {
   std::int64_t seq_id = -1;
   std::int32_t index = 0;
   sample::Rng rng;
+  sample::Rng draft_rng;  // a draft model's own draws (speculative decoding), apart from rng's stream
   std::unique_ptr<tokenizer::IncrementalDetokenizer> detok;
   std::unique_ptr<StopChecker> stop;
   std::vector<std::int32_t> output;  // generated ids (the sequence's tokens after the prompt)
@@ -75,6 +77,17 @@ class EngineImpl final : public Engine {
   void loop();
   bool step();
   void drain_inbox();
+  // Speculative decoding around schedule(): lookahead_before_schedule() asks for draft slots (and
+  // makes the n-gram drafts); attach_drafts() fits the drafts to the slots the plan gave, running
+  // the draft model when there is one (its KV follows every token the target computes).
+  void lookahead_before_schedule();
+  Status attach_drafts(sched::StepPlan& plan);
+  Status run_draft_model(const sched::StepPlan& plan);
+  // Emits a completion's new tokens (one delta): stop checks token by token, in vLLM's order;
+  // returns how many were emitted (tokens after a stop are dropped).
+  std::int64_t emit_tokens(Request& r, Completion& c, sched::Sequence* seq, std::span<const std::int32_t> tokens,
+                   std::vector<TokenLogprob> logprobs);
+  void fail_requests_of(const sched::StepPlan& plan, const std::string& error);
   void finish_completion(Request& r, Completion& c, FinishReason reason,
                          std::variant<std::monostate, std::string, std::int32_t> stop_reason, std::string text,
                          std::vector<std::int32_t> tokens, std::vector<TokenLogprob> logprobs,
@@ -96,6 +109,10 @@ class EngineImpl final : public Engine {
   std::unique_ptr<kv::BlockPool> pool_;
   std::unique_ptr<sched::Scheduler> scheduler_;
   std::unique_ptr<runtime::ModelRunner> runner_;
+  std::unique_ptr<model::CausalLM> draft_model_;         // speculative method draft_model
+  std::unique_ptr<runtime::ModelRunner> draft_runner_;   // its KV cache, same block ids as the target's
+  std::vector<float> draft_q_;                           // q rows of this step's drafts [seqs x k x vocab]
+  std::vector<std::int64_t> draft_q_offset_;             // per plan entry: its first q row, or -1
   sample::Rng seed_rng_;
 
   // Loop-thread state.

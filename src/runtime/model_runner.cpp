@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "base/check.h"
+
 namespace ferrite::runtime {
 
 model::ForwardBatch build_forward_batch(const sched::StepPlan& plan, std::int64_t block_size,
@@ -27,8 +29,13 @@ model::ForwardBatch build_forward_batch(const sched::StepPlan& plan, std::int64_
     const auto& s = plan.seqs[i];
     const sched::Sequence& seq = *s.seq;
     const std::int32_t row0 = static_cast<std::int32_t>(b.token_ids.size());
+    const std::int64_t own = seq.num_tokens();
+    FERRITE_CHECK_MSG(s.start + s.num_new_tokens <= own + static_cast<std::int64_t>(seq.spec_tokens.size()),
+                      "build_forward_batch: positions past the sequence's tokens and drafts");
     for (std::int64_t p = s.start; p < s.start + s.num_new_tokens; ++p) {
-      b.token_ids.push_back(seq.tokens[static_cast<std::size_t>(p)]);
+      // Positions past the sequence's own tokens are drafts being verified (or proposed).
+      b.token_ids.push_back(p < own ? seq.tokens[static_cast<std::size_t>(p)]
+                                    : seq.spec_tokens[static_cast<std::size_t>(p - own)]);
       b.positions.push_back(static_cast<std::int32_t>(p));
       const std::int64_t blk = seq.block_table[static_cast<std::size_t>(p / block_size)];
       b.slot_mapping.push_back(blk * block_size + p % block_size);
@@ -43,9 +50,13 @@ model::ForwardBatch build_forward_batch(const sched::StepPlan& plan, std::int64_
       r.num_rows = s.num_new_tokens;
       for (std::int64_t k = 0; k < s.num_new_tokens; ++k) b.sample_rows.push_back(row0 + static_cast<std::int32_t>(k));
     } else if (s.sample) {
+      // The sampling row, preceded by one row per draft slot: rows k..0 before the end score the
+      // token after the last own token and after each draft.
+      const std::int64_t n_rows = s.num_spec + 1;
       r.first_row = static_cast<std::int64_t>(b.sample_rows.size());
-      r.num_rows = 1;
-      b.sample_rows.push_back(static_cast<std::int32_t>(b.token_ids.size()) - 1);
+      r.num_rows = n_rows;
+      const auto end = static_cast<std::int32_t>(b.token_ids.size());
+      for (std::int64_t k = n_rows; k >= 1; --k) b.sample_rows.push_back(end - static_cast<std::int32_t>(k));
     }
   }
   return b;

@@ -11,8 +11,9 @@
 
 namespace ferrite::runtime {
 
-// Which logits rows a scheduled sequence produces: its sampling row (the last of its new
-// tokens, when it samples) and, with `all_rows`, every row of its new tokens (prompt logprobs).
+// Which logits rows a scheduled sequence produces: its sampling row (the last of its own new
+// tokens, when it samples) followed by one row per draft slot (num_spec: the rows that verify the
+// drafts), or, with `all_rows`, every row of its new tokens (prompt logprobs).
 struct RowMap {
   std::int64_t first_row = -1;   // index into the returned logits of this sequence's first row
   std::int64_t num_rows = 0;     // rows returned for it (0, 1, or num_new_tokens)

@@ -48,13 +48,31 @@ void draft_probs_from_logits(float* draft_logits, std::span<const std::int32_t> 
                              const RowState& state, float* out_q) {
   FERRITE_CHECK_MSG(state.params != nullptr, "RowState without SamplingParams");
   FERRITE_CHECK(vocab > 0);
-  std::vector<std::int32_t>& ext = spec_scratch().output;
-  extend_output(ext, state, draft_tokens);
   for (std::size_t i = 0; i < draft_tokens.size(); ++i) {
-    float* row = draft_logits + static_cast<std::int64_t>(i) * vocab;
-    apply_logits_processors(row, vocab, at_position(state, ext, i));
-    sampling_probs(row, vocab, *state.params, out_q + static_cast<std::int64_t>(i) * vocab);
+    draft_row_probs(draft_logits + static_cast<std::int64_t>(i) * vocab, draft_tokens.first(i), vocab, state,
+                    out_q + static_cast<std::int64_t>(i) * vocab);
   }
+}
+
+void draft_row_probs(float* logits_row, std::span<const std::int32_t> preceding_drafts, std::int64_t vocab,
+                     const RowState& state, float* out_q) {
+  FERRITE_CHECK_MSG(state.params != nullptr, "RowState without SamplingParams");
+  FERRITE_CHECK(vocab > 0);
+  std::vector<std::int32_t>& ext = spec_scratch().output;
+  extend_output(ext, state, preceding_drafts);
+  apply_logits_processors(logits_row, vocab, at_position(state, ext, preceding_drafts.size()));
+  sampling_probs(logits_row, vocab, *state.params, out_q);
+}
+
+std::int32_t draw_from_probs(const float* probs, std::int64_t vocab, double u) {
+  double mass = 0.0;
+  for (std::int64_t j = 0; j < vocab; ++j) mass += probs[j];
+  if (!(mass > 0.0)) return argmax_first(probs, vocab);
+  Distribution d;
+  d.w = probs;
+  d.n = vocab;
+  d.mass = mass;
+  return draw(d, u);
 }
 
 SpecVerifyResult verify_draft(const SpecVerifyInput& in, const RowState& state) {

@@ -87,4 +87,14 @@ SpecVerifyResult verify_draft(const SpecVerifyInput& in, const RowState& state);
 void draft_probs_from_logits(float* draft_logits, std::span<const std::int32_t> draft_tokens, std::int64_t vocab,
                              const RowState& state, float* out_q);
 
+// One q row as a draft model proposes it: `logits_row` (used as scratch) scores the token after
+// prefix + preceding_drafts; the processors see the output extended by preceding_drafts, then
+// sampling_probs fills out_q [vocab]. Row i of draft_probs_from_logits is this row with d_1..d_i.
+void draft_row_probs(float* logits_row, std::span<const std::int32_t> preceding_drafts, std::int64_t vocab,
+                     const RowState& state, float* out_q);
+
+// One draw from a probability row by the sampler's rule (ascending ids, the first whose running
+// sum exceeds u * total); a row without mass gives its argmax_first.
+std::int32_t draw_from_probs(const float* probs, std::int64_t vocab, double u);
+
 }  // namespace ferrite::sample

@@ -101,6 +101,8 @@ void Scheduler::preempt_last(StepPlan& plan) {
   release_blocks(victim);
   victim->num_computed = 0;
   victim->num_registered_blocks = 0;
+  victim->num_draft_computed = 0;
+  victim->spec_tokens.clear();
   victim->status = SeqStatus::kWaiting;
   ++victim->num_preemptions;
   ++num_preemptions_;
@@ -154,10 +156,11 @@ bool Scheduler::try_admit(Sequence* seq, std::int64_t budget, StepPlan& plan) {
   }
   allocate_blocks(seq, computed + n);
   seq->num_computed = computed;
+  seq->num_draft_computed = computed;  // registered blocks hold the draft's KV too (draft_kv)
   seq->num_registered_blocks = num_hits;
   if (seq->num_preemptions == 0) seq->num_cached_prompt = std::min(computed, seq->prompt_len);
   seq->status = SeqStatus::kRunning;
-  plan.seqs.push_back({seq, computed, n, computed + n == seq->num_tokens()});
+  plan.seqs.push_back({seq, computed, n, computed + n == seq->num_tokens(), 0});
   plan.num_batched_tokens += n;
   return true;
 }
@@ -172,12 +175,18 @@ StepPlan Scheduler::schedule() {
   for (std::size_t i = 0; i < running_.size() && budget > 0;) {
     Sequence* seq = running_[i];
     const std::int64_t start = seq->num_computed;
-    const std::int64_t n = std::min(seq->num_tokens() - start, budget);
+    const std::int64_t pending = seq->num_tokens() - start;
+    const std::int64_t n = std::min(pending, budget);
     if (n <= 0) {  // nothing appended since it sampled: the engine is about to finish it
       ++i;
       continue;
     }
-    const std::int64_t needed = blocks_for(start + n) - static_cast<std::int64_t>(seq->block_table.size());
+    std::int64_t spec = 0;
+    if (n == pending && seq->num_lookahead > 0) {
+      spec = std::min<std::int64_t>({seq->num_lookahead, budget - n, seq->max_total_len - seq->num_tokens() - 1});
+      spec = std::max<std::int64_t>(spec, 0);
+    }
+    const std::int64_t needed = blocks_for(start + n + spec) - static_cast<std::int64_t>(seq->block_table.size());
     bool preempted_self = false;
     while (needed > pool_.num_free_blocks()) {
       preempted_self = running_.back() == seq;
@@ -185,10 +194,10 @@ StepPlan Scheduler::schedule() {
       if (preempted_self) break;
     }
     if (preempted_self) break;  // it was the last running sequence, so the loop is over anyway
-    allocate_blocks(seq, start + n);
-    plan.seqs.push_back({seq, start, n, start + n == seq->num_tokens()});
-    plan.num_batched_tokens += n;
-    budget -= n;
+    allocate_blocks(seq, start + n + spec);
+    plan.seqs.push_back({seq, start, n + spec, n == pending, spec});
+    plan.num_batched_tokens += n + spec;
+    budget -= n + spec;
     ++i;
   }
 
@@ -215,26 +224,59 @@ StepPlan Scheduler::schedule() {
   return plan;
 }
 
+void Scheduler::register_full_blocks(Sequence* seq) {
+  if (!pool_.prefix_caching()) return;
+  const std::int64_t valid = config_.draft_kv ? std::min(seq->num_computed, seq->num_draft_computed) : seq->num_computed;
+  const std::int64_t full = valid / block_size_;
+  if (full <= seq->num_registered_blocks) return;
+  ensure_hashes(seq, full);
+  for (std::int64_t b = seq->num_registered_blocks; b < full; ++b) {
+    pool_.register_full(seq->block_table[static_cast<std::size_t>(b)], seq->block_hashes[static_cast<std::size_t>(b)],
+                        block_tokens(seq, b, block_size_));
+  }
+  seq->num_registered_blocks = full;
+}
+
 void Scheduler::on_step_done(const StepPlan& plan) {
-  const bool caching = pool_.prefix_caching();
   for (const ScheduledSeq& s : plan.seqs) {
     Sequence* seq = s.seq;
     FERRITE_CHECK_MSG(seq->status == SeqStatus::kRunning, "on_step_done: scheduled sequence is not running");
     FERRITE_CHECK_MSG(seq->num_computed == s.start, "on_step_done: plan does not start at num_computed");
-    seq->num_computed += s.num_new_tokens;
+    FERRITE_CHECK_MSG(s.num_spec >= 0 && s.num_spec < s.num_new_tokens && (s.num_spec == 0 || s.sample),
+                      "on_step_done: draft slots on a sequence that does not sample");
+    // Drafts are computed too, but count only once accept_verified() knows which were right.
+    seq->num_computed += s.num_new_tokens - s.num_spec;
     FERRITE_CHECK_MSG(seq->num_computed <= seq->num_tokens(), "on_step_done: computed past the last token");
-    FERRITE_CHECK_MSG(static_cast<std::int64_t>(seq->block_table.size()) >= blocks_for(seq->num_computed),
+    FERRITE_CHECK_MSG(static_cast<std::int64_t>(seq->block_table.size()) >= blocks_for(seq->num_computed + s.num_spec),
                       "on_step_done: computed tokens without blocks");
-    if (!caching) continue;
-    const std::int64_t full = seq->num_computed / block_size_;
-    if (full <= seq->num_registered_blocks) continue;
-    ensure_hashes(seq, full);
-    for (std::int64_t b = seq->num_registered_blocks; b < full; ++b) {
-      pool_.register_full(seq->block_table[static_cast<std::size_t>(b)], seq->block_hashes[static_cast<std::size_t>(b)],
-                          block_tokens(seq, b, block_size_));
-    }
-    seq->num_registered_blocks = full;
+    register_full_blocks(seq);
   }
+}
+
+void Scheduler::accept_verified(Sequence* seq, std::span<const std::int32_t> emitted, std::int64_t num_accepted) {
+  FERRITE_CHECK_MSG(seq->status == SeqStatus::kRunning, "accept_verified: sequence is not running");
+  FERRITE_CHECK_MSG(seq->num_computed == seq->num_tokens(), "accept_verified: the sequence has uncomputed tokens");
+  const auto n = static_cast<std::int64_t>(emitted.size());
+  FERRITE_CHECK_MSG(n >= 1 && num_accepted >= 0 && num_accepted <= n &&
+                        num_accepted <= static_cast<std::int64_t>(seq->spec_tokens.size()),
+                    "accept_verified: more accepted drafts than drafts or emitted tokens");
+  FERRITE_CHECK_MSG(seq->num_tokens() + n <= seq->max_total_len, "accept_verified: past max_total_len");
+  for (std::int64_t i = 0; i < num_accepted; ++i)
+    FERRITE_CHECK_MSG(emitted[static_cast<std::size_t>(i)] == seq->spec_tokens[static_cast<std::size_t>(i)],
+                      "accept_verified: an accepted token is not the draft");
+  // The KV of the last computed token and of the accepted drafts is right; the token emitted
+  // after them (a correction or bonus) has none yet.
+  seq->num_computed += num_accepted;
+  seq->tokens.insert(seq->tokens.end(), emitted.begin(), emitted.end());
+  seq->spec_tokens.clear();
+  seq->num_draft_computed = std::min(seq->num_draft_computed, seq->num_computed);
+  // Blocks past the last token held only rejected drafts.
+  const std::int64_t keep = blocks_for(seq->num_tokens());
+  while (static_cast<std::int64_t>(seq->block_table.size()) > keep) {
+    pool_.release(seq->block_table.back());
+    seq->block_table.pop_back();
+  }
+  register_full_blocks(seq);
 }
 
 void Scheduler::append_token(Sequence* seq, std::int32_t token) {
@@ -302,6 +344,12 @@ void Scheduler::check_invariants() const {
       FERRITE_CHECK_MSG(num_blocks <= blocks_for(seq->num_tokens()), "Scheduler: blocks beyond the last token");
       FERRITE_CHECK_MSG(seq->num_registered_blocks <= seq->num_computed / block_size_,
                         "Scheduler: registered a block that is not computed");
+      FERRITE_CHECK_MSG(seq->spec_tokens.empty(), "Scheduler: drafts left over between steps");
+      if (config_.draft_kv) {
+        FERRITE_CHECK_MSG(seq->num_draft_computed <= seq->num_computed &&
+                              seq->num_registered_blocks <= seq->num_draft_computed / block_size_,
+                          "Scheduler: the draft's KV runs ahead of the target's, or a block registered without it");
+      }
       if (pool_.prefix_caching()) {
         FERRITE_CHECK_MSG(static_cast<std::int64_t>(seq->block_hashes.size()) >= seq->num_registered_blocks,
                           "Scheduler: registered blocks without hashes");

@@ -16,6 +16,15 @@
 //     are split into chunks. Under FCFS a waiting sequence that does not fit stops admission (no
 //     overtaking); under priority, likewise in priority order.
 //  3. A scheduled sequence "samples" this step when, after it, all its tokens are computed.
+// Speculative decoding: a running sequence that samples this step and has num_lookahead > 0
+// also gets up to num_lookahead draft slots after its last token (ScheduledSeq::num_spec),
+// counted in the token budget and given blocks like any other token, but never more than the
+// budget left, nor more than max_total_len - num_tokens - 1 (k drafts can emit k + 1 tokens).
+// The engine writes the drafts into seq->spec_tokens; on_step_done() counts only the sequence's
+// own tokens as computed; accept_verified() then appends the emitted tokens, counts the accepted
+// drafts as computed, and frees the tail blocks that held only rejected drafts. Blocks are
+// registered in the prefix cache only over accepted tokens (and, with a draft model's KV in the
+// same blocks, only as far as the draft has computed too), so a rejected draft never reaches it.
 // After the model ran: on_step_done(plan) advances num_computed and registers newly full
 // blocks in the prefix cache; the engine then appends each sampled token (append_token) and
 // finishes sequences that stopped (finish).
@@ -38,6 +47,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -54,6 +64,8 @@ struct SchedulerConfig {
   std::int64_t max_num_seqs = 256;
   std::int64_t max_model_len = 4096;
   Policy policy = Policy::kFcfs;
+  // A draft model keeps its KV in the same blocks: register blocks only over what it computed.
+  bool draft_kv = false;
 };
 
 struct ScheduledSeq {
@@ -61,6 +73,7 @@ struct ScheduledSeq {
   std::int64_t start = 0;           // first token position computed this step (== num_computed before)
   std::int64_t num_new_tokens = 0;  // tokens [start, start + num_new_tokens) computed this step
   bool sample = false;              // produces logits for the next token this step
+  std::int64_t num_spec = 0;        // of num_new_tokens, draft slots after the last token (sample is true)
 };
 
 struct StepPlan {
@@ -85,6 +98,10 @@ class Scheduler {
   StepPlan schedule();
   void on_step_done(const StepPlan& plan);
   void append_token(Sequence* seq, std::int32_t token);
+  // After verifying a sequence's drafts (num_spec > 0 in the plan just done): appends `emitted`
+  // (the first num_accepted are accepted drafts, a correction or bonus token may follow), counts
+  // the accepted drafts as computed, clears spec_tokens and frees blocks past the last token.
+  void accept_verified(Sequence* seq, std::span<const std::int32_t> emitted, std::int64_t num_accepted);
   // Releases the sequence's blocks and forgets it; the pointer is invalid afterwards.
   void finish(Sequence* seq);
   // Finishes every sequence of the request (waiting or running); returns their ids.
@@ -109,6 +126,7 @@ class Scheduler {
   void release_blocks(Sequence* seq);
   void allocate_blocks(Sequence* seq, std::int64_t num_tokens);
   void ensure_hashes(Sequence* seq, std::int64_t num_blocks);
+  void register_full_blocks(Sequence* seq);
   bool waits_for_sibling(const Sequence* seq) const;
   bool try_admit(Sequence* seq, std::int64_t budget, StepPlan& plan);
 

@@ -41,6 +41,16 @@ struct Sequence {
   // prompt position, so its prompt must be computed).
   bool skip_prefix_cache = false;
 
+  // Speculative decoding. num_lookahead: draft slots the scheduler may reserve after the last
+  // token when the sequence decodes (set by the engine before schedule()); spec_tokens: the
+  // drafts verified this step, positions num_tokens() onwards (the engine fills them; not part of
+  // `tokens` until accepted).
+  std::int32_t num_lookahead = 0;
+  std::vector<std::int32_t> spec_tokens;
+  // Tokens whose KV the draft model holds (draft-model speculation; the draft shares the block
+  // table). Never more than num_computed between steps; 0 after preemption.
+  std::int64_t num_draft_computed = 0;
+
   std::int64_t num_tokens() const { return static_cast<std::int64_t>(tokens.size()); }
   std::int64_t num_output() const { return num_tokens() - prompt_len; }
   bool prefill_done() const { return num_computed >= num_tokens() - 1 && num_computed >= prompt_len; }

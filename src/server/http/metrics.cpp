@@ -107,6 +107,14 @@ std::string Metrics::render(const EngineStats& s, std::int64_t block_size) const
   counter("num_preemptions", "Cumulative number of preemptions from the engine.", static_cast<double>(s.num_preemptions));
   counter("prompt_tokens", "Number of prefill tokens processed.", static_cast<double>(prompt_tokens_));
   counter("generation_tokens", "Number of generation tokens processed.", static_cast<double>(generation_tokens_));
+  // Speculative decoding, vLLM's spec_decode counters (all 0 when it is off).
+  counter("spec_decode_num_drafts", "Number of spec decoding drafts.", static_cast<double>(s.spec_num_drafts));
+  counter("spec_decode_num_draft_tokens", "Number of draft tokens.", static_cast<double>(s.spec_num_draft_tokens));
+  counter("spec_decode_num_accepted_tokens", "Number of accepted tokens.", static_cast<double>(s.spec_num_accepted_tokens));
+  head(out, p + "spec_decode_num_accepted_tokens_per_pos_total", "counter", "Accepted tokens per draft position.");
+  for (std::size_t i = 0; i < s.spec_accepted_per_pos.size(); ++i)
+    out += p + "spec_decode_num_accepted_tokens_per_pos_total{" + labels_ + ",position=\"" + std::to_string(i) + "\"} " +
+           num(static_cast<double>(s.spec_accepted_per_pos[i])) + "\n";
   head(out, p + "request_success_total", "counter", "Count of successfully processed requests.");
   for (const char* reason : {"stop", "length", "abort", "error"}) {
     auto it = success_.find(reason);
