@@ -174,12 +174,12 @@ struct ServeProcess {
   pid_t pid = -1;
   int port = 0;
   std::string log;
+  std::string model = llama_dir();
 
   void start(const std::vector<std::string>& extra) {
     const std::string dir = testing::make_temp_dir("bench-serve");
     log = dir + "/log";
-    std::vector<std::string> argv = {"ferrite", "serve",          llama_dir(), "--port", "0", "--served-model-name",
-                                     "tiny"};
+    std::vector<std::string> argv = {"ferrite", "serve", model, "--port", "0", "--served-model-name", "tiny"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     pid = fork();
     ASSERT_GE(pid, 0);
@@ -241,6 +241,63 @@ TEST(ChatCli, AgainstFerriteServe) {
   EXPECT_FALSE(r.out.empty());
   EXPECT_EQ(r.err.find("error"), std::string::npos) << r.err;
   fs::remove_all(tmp);
+}
+
+// Speculative decoding through the real binary with the demo target/draft pair: `generate` and
+// `serve` (answering `ferrite chat --url`) give the same greedy output as without it, both methods
+// speculate (bench reports the acceptance), and a bad --speculative-config is refused.
+TEST(SpeculativeCli, GenerateAndServeMatchPlainDecoding) {
+  const std::string demo = testing::source_dir() + "/models/demo";
+  const std::string draft = testing::source_dir() + "/models/demo-draft";
+  if (!fs::exists(demo + "/model.safetensors")) GTEST_SKIP() << "models/demo is absent";
+  const std::vector<std::pair<std::string, std::string>> configs = {
+      {"plain", ""},
+      {"ngram", R"({"method": "ngram", "num_speculative_tokens": 4, "prompt_lookup_min": 1, "prompt_lookup_max": 3})"},
+      {"draft_model", R"({"method": "draft_model", "model": ")" + draft + R"(", "num_speculative_tokens": 3})"},
+  };
+  auto flag = [](const std::string& c) { return c.empty() ? std::string() : " --speculative-config '" + c + "'"; };
+  const std::string prompt = "Elizabeth said to her sister that Mr. Darcy was the proudest man. Elizabeth said";
+  json plain_gen;
+  std::string plain_chat;
+  for (const auto& [name, config] : configs) {
+    const auto g = testing::run_command(testing::ferrite_binary() + " generate " + demo + " --prompt '" + prompt +
+                                        "' --max-tokens 48 --json" + flag(config));
+    ASSERT_EQ(g.exit_code, 0) << name << ": " << g.err;
+    const json j = json::parse(g.out);
+    ASSERT_EQ(j.at("token_ids").size(), 48u) << name;
+    if (name == "plain") plain_gen = j;
+    EXPECT_EQ(j.at("token_ids"), plain_gen.at("token_ids")) << name;
+    EXPECT_EQ(j.at("text"), plain_gen.at("text")) << name;
+
+    ServeProcess s;
+    s.model = demo;
+    std::vector<std::string> extra;
+    if (!config.empty()) extra = {"--speculative-config", config};
+    ASSERT_NO_FATAL_FAILURE(s.start(extra));
+    const std::string url = " --url http://127.0.0.1:" + std::to_string(s.port) + " --model tiny";
+    const auto chat = testing::run_command("printf 'Where is the book?\\n' | " + testing::ferrite_binary() + " chat" +
+                                           url + " --max-tokens 24 --temperature 0");
+    ASSERT_EQ(chat.exit_code, 0) << name << ": " << chat.err;
+    if (name == "plain") plain_chat = chat.out;
+    EXPECT_FALSE(plain_chat.empty());
+    EXPECT_EQ(chat.out, plain_chat) << name;
+    const auto b = testing::run_command(testing::ferrite_binary() + " bench serve" + url +
+                                        " --num-prompts 4 --random-input-len 16 --random-output-len 16 --vocab-size 300");
+    ASSERT_EQ(b.exit_code, 0) << name << ": " << b.err;
+    const json bj = json::parse(b.out);
+    EXPECT_EQ(bj.at("completed"), 4);
+    if (name == "plain") {
+      EXPECT_FALSE(bj.contains("spec_decode"));
+    } else {
+      ASSERT_TRUE(bj.contains("spec_decode")) << name << ": " << b.out;
+      EXPECT_GT(bj["spec_decode"]["num_drafts"].get<std::int64_t>(), 0);
+      EXPECT_GE(bj["spec_decode"]["mean_acceptance_length"].get<double>(), 1.0);
+    }
+  }
+  const auto bad = testing::run_command(testing::ferrite_binary() + " generate " + demo +
+                                        R"( --prompt hi --speculative-config '{"method": "eagle", "num_speculative_tokens": 2}')");
+  EXPECT_EQ(bad.exit_code, 2) << bad.err;
+  EXPECT_NE(bad.err.find("unsupported method 'eagle'"), std::string::npos) << bad.err;
 }
 
 }  // namespace
