@@ -157,6 +157,25 @@ TEST(BenchCli, LatencyTimesFixedBatches) {
   fs::remove_all(dir);
 }
 
+TEST(BenchCli, DatasetPromptsInTurn) {
+  const std::string dir = dummy_model_dir();
+  std::ofstream(dir + "/set.jsonl") << "{\"prompt\": [1, 2, 3]}\n\n{\"prompt\": [4, 5, 6, 7, 8]}\n";
+  const auto r = testing::run_command(testing::ferrite_binary() + " bench throughput --model " + dir +
+                                      " --load-format dummy --num-prompts 5 --output-len 4 --dataset-path " + dir +
+                                      "/set.jsonl");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json j = json::parse(r.out);
+  EXPECT_EQ(j.at("dataset_prompts"), 2);
+  EXPECT_EQ(j.at("total_input_tokens"), 3 + 5 + 3 + 5 + 3);  // taken in turn
+  EXPECT_EQ(j.at("total_output_tokens"), 5 * 4);
+  std::ofstream(dir + "/bad.jsonl") << "{\"prompt\": [1]}\n{\"text\": \"x\"}\n";
+  const auto bad = testing::run_command(testing::ferrite_binary() + " bench throughput --model " + dir +
+                                        " --load-format dummy --dataset-path " + dir + "/bad.jsonl");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("line 2"), std::string::npos) << bad.err;
+  fs::remove_all(dir);
+}
+
 TEST(BenchCli, RefusesBadFlagsAndRemoteUrls) {
   auto r = testing::run_command(testing::ferrite_binary() + " bench --url http://10.1.2.3:8000");
   EXPECT_EQ(r.exit_code, 2);
