@@ -135,6 +135,11 @@ Result<std::unique_ptr<EngineImpl>> EngineImpl::create(const EngineConfig& confi
     FERRITE_RETURN_IF_ERROR(check_draft_compatible(mc, e->draft_model_->config(), e->tokenizer_.get(), config.speculative.model));
   }
 
+  if (e->draft_model_ && e->draft_model_->config().max_position_embeddings < max_model_len)
+    FERRITE_LOG_WARN("the draft model's max_position_embeddings {} is below --max-model-len {}: its guesses past that "
+                     "length get worse (the output stays exact)",
+                     e->draft_model_->config().max_position_embeddings, max_model_len);
+
   // KV-cache size: the budget, else enough for max_num_seqs full-length sequences up to 1 GiB.
   // A draft model keeps its KV in blocks of the same ids, so a block costs both.
   const std::int64_t draft_bytes_per_token = e->draft_model_ ? e->draft_model_->kv_bytes_per_token() : 0;
@@ -149,10 +154,11 @@ Result<std::unique_ptr<EngineImpl>> EngineImpl::create(const EngineConfig& confi
     num_blocks = budget / per_block;
   }
   const std::int64_t blocks_for_one = (max_model_len + config.block_size - 1) / config.block_size;
-  FERRITE_LOG_INFO("KV cache: {} blocks x {} tokens x {} bytes/token = {:.1f} MiB ({} layers x {} kv heads x {} dims x 2 (K,V) x 4 bytes)",
-                   num_blocks, config.block_size, e->model_->kv_bytes_per_token(),
+  FERRITE_LOG_INFO("KV cache: {} blocks x {} tokens x {} bytes/token = {:.1f} MiB ({} layers x {} kv heads x {} dims x 2 (K,V) x 4 bytes{})",
+                   num_blocks, config.block_size, e->model_->kv_bytes_per_token() + draft_bytes_per_token,
                    static_cast<double>(num_blocks * per_block) / (1024.0 * 1024.0), mc.num_hidden_layers,
-                   mc.num_key_value_heads, mc.head_dim);
+                   mc.num_key_value_heads, mc.head_dim,
+                   draft_bytes_per_token ? fmt::format(", plus the draft model's {} bytes/token", draft_bytes_per_token) : "");
   if (num_blocks < blocks_for_one)
     return resource_exhausted("the KV cache (" + std::to_string(num_blocks) + " blocks of " +
                               std::to_string(config.block_size) + " tokens) cannot hold one sequence of --max-model-len " +
