@@ -101,6 +101,10 @@ std::unique_ptr<WeightSource> make_dummy_weight_source(std::uint64_t seed);
 using ModelFactory = Result<std::unique_ptr<CausalLM>> (*)(const ModelConfig&, WeightSource&, backend::Backend&,
                                                            backend::DType weight_dtype, bool show_progress);
 
+// f32 KV-cache bytes one token takes over all layers, from the config alone: K and V per KV head,
+// or for multi-head latent attention the latent and the rope key (kv_lora_rank + qk_rope_head_dim).
+std::int64_t kv_cache_bytes_per_token(const ModelConfig& config);
+
 // Parameters of a checkpoint with this configuration, computed from the config alone.
 Result<std::int64_t> parameter_count(const ModelConfig& config);
 

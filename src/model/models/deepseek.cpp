@@ -86,9 +86,7 @@ class DeepseekModel final : public CausalLM {
   Status load(WeightSource& w, DType dtype, bool show_progress);
   Result<Tensor> forward(const ForwardBatch& batch, KvCache& kv) override;
 
-  std::int64_t kv_bytes_per_token() const override {
-    return config_.num_hidden_layers * latent_row() * static_cast<std::int64_t>(sizeof(float));
-  }
+  // kv_bytes_per_token() (model.cpp, kv_cache_bytes_per_token) counts the latent row per layer.
   std::string kv_cache_layout() const override {
     return "MLA latent: kv_lora_rank " + std::to_string(config_.kv_lora_rank) + " + qk_rope_head_dim " +
            std::to_string(config_.qk_rope_head_dim) + " f32 (no per-head K/V)";
