@@ -53,39 +53,58 @@ inline std::int64_t slot_of(const MlaAttentionArgs& a, const Row& r, std::int64_
          p % a.block_size;
 }
 
-void attend_one(const MlaAttentionArgs& a, const Row& r, std::int64_t h, std::vector<float>& scores) {
+// Query heads [h0, h1) of one row. Every head reads the same latent rows, so a group of heads
+// walks the context once: each cached row is loaded once per group instead of once per head. The
+// per-head arithmetic (dot products, softmax, accumulation order) is that of a lone head, so the
+// grouping never changes a value.
+void attend_heads(const MlaAttentionArgs& a, const Row& r, std::int64_t h0, std::int64_t h1, std::vector<float>& scores) {
   const std::int64_t lat = a.latent_dim, rope = a.rope_dim, row = lat + rope;
-  const float* ql = a.q_latent + (r.token * a.heads + h) * lat;
-  const float* qp = a.q_pe + (r.token * a.heads + h) * rope;
-  float* out = a.out + (r.token * a.heads + h) * lat;
-  const std::int64_t n = r.pos + 1;
-  scores.resize(static_cast<std::size_t>(n));
-  float mx = -std::numeric_limits<float>::infinity();
+  const std::int64_t n = r.pos + 1, g = h1 - h0;
+  scores.resize(static_cast<std::size_t>(n * g));
   for (std::int64_t j = 0; j < n; ++j) {
     const float* kv = a.cache + slot_of(a, r, j) * row;
-    const float s = (dot(ql, kv, lat) + dot(qp, kv + lat, rope)) * a.scale;
-    scores[static_cast<std::size_t>(j)] = s;
-    mx = std::max(mx, s);
+    for (std::int64_t h = h0; h < h1; ++h) {
+      const float* ql = a.q_latent + (r.token * a.heads + h) * lat;
+      const float* qp = a.q_pe + (r.token * a.heads + h) * rope;
+      scores[static_cast<std::size_t>((h - h0) * n + j)] = (dot(ql, kv, lat) + dot(qp, kv + lat, rope)) * a.scale;
+    }
   }
-  float sum = 0.f;
-  for (auto& s : scores) sum += (s = std::exp(s - mx));
-  const float inv = 1.0f / sum;
-  std::fill(out, out + lat, 0.f);
+  for (std::int64_t h = h0; h < h1; ++h) {
+    float* s = scores.data() + (h - h0) * n;
+    float mx = -std::numeric_limits<float>::infinity();
+    for (std::int64_t j = 0; j < n; ++j) mx = std::max(mx, s[j]);
+    float sum = 0.f;
+    for (std::int64_t j = 0; j < n; ++j) sum += (s[j] = std::exp(s[j] - mx));
+    const float inv = 1.0f / sum;
+    for (std::int64_t j = 0; j < n; ++j) s[j] *= inv;
+    float* out = a.out + (r.token * a.heads + h) * lat;
+    std::fill(out, out + lat, 0.f);
+  }
   for (std::int64_t j = 0; j < n; ++j) {
     const float* c = a.cache + slot_of(a, r, j) * row;
-    const float w = scores[static_cast<std::size_t>(j)] * inv;
-    for (std::int64_t d = 0; d < lat; ++d) out[d] += w * c[d];
+    for (std::int64_t h = h0; h < h1; ++h) {
+      const float w = scores[static_cast<std::size_t>((h - h0) * n + j)];
+      float* out = a.out + (r.token * a.heads + h) * lat;
+      for (std::int64_t d = 0; d < lat; ++d) out[d] += w * c[d];
+    }
   }
 }
+
+// Heads per work item: enough to reuse each cached row, few enough that one decode row still
+// spreads over the threads.
+constexpr std::int64_t kHeadGroup = 8;
 
 }  // namespace
 
 void mla_attention(const MlaAttentionArgs& a, base::ThreadPool& pool) {
   const std::vector<Row> rows = flatten_rows(a);
-  const auto heads = static_cast<std::size_t>(a.heads);
-  pool.parallel_for(rows.size() * heads, 2, [&](int, std::size_t b, std::size_t e) {
+  const auto groups = static_cast<std::size_t>((a.heads + kHeadGroup - 1) / kHeadGroup);
+  pool.parallel_for(rows.size() * groups, 1, [&](int, std::size_t b, std::size_t e) {
     thread_local std::vector<float> scores;
-    for (std::size_t i = b; i < e; ++i) attend_one(a, rows[i / heads], static_cast<std::int64_t>(i % heads), scores);
+    for (std::size_t i = b; i < e; ++i) {
+      const auto h0 = static_cast<std::int64_t>(i % groups) * kHeadGroup;
+      attend_heads(a, rows[i / groups], h0, std::min(h0 + kHeadGroup, a.heads), scores);
+    }
   });
 }
 

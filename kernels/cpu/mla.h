@@ -41,8 +41,8 @@ struct MlaAttentionArgs {
   float scale = 1.0f;
 };
 
-// Each (query row, head) is computed on its own, in a fixed order, so a row's output is bitwise the
-// same whatever else is in the batch.
+// Each (query row, head) is computed in a fixed order of its own (heads are grouped only to load
+// each cached row once per group), so a row's output is bitwise the same whatever else is in the batch.
 void mla_attention(const MlaAttentionArgs& a, base::ThreadPool& pool);
 
 // The same by plain loops in double precision (the specification; for tests).
