@@ -16,7 +16,8 @@ void write_mla_cache(const float* latent, std::int64_t latent_stride, const floa
     const std::int64_t slot = slot_mapping[t];
     if (slot < 0) continue;
     std::memcpy(cache + slot * row, latent + t * latent_stride, static_cast<std::size_t>(latent_dim) * sizeof(float));
-    std::memcpy(cache + slot * row + latent_dim, k_pe + t * rope_stride, static_cast<std::size_t>(rope_dim) * sizeof(float));
+    std::memcpy(cache + slot * row + latent_dim, k_pe + t * rope_stride,
+                static_cast<std::size_t>(rope_dim) * sizeof(float));
   }
 }
 
@@ -57,7 +58,8 @@ inline std::int64_t slot_of(const MlaAttentionArgs& a, const Row& r, std::int64_
 // walks the context once: each cached row is loaded once per group instead of once per head. The
 // per-head arithmetic (dot products, softmax, accumulation order) is that of a lone head, so the
 // grouping never changes a value.
-void attend_heads(const MlaAttentionArgs& a, const Row& r, std::int64_t h0, std::int64_t h1, std::vector<float>& scores) {
+void attend_heads(const MlaAttentionArgs& a, const Row& r, std::int64_t h0, std::int64_t h1,
+                  std::vector<float>& scores) {
   const std::int64_t lat = a.latent_dim, rope = a.rope_dim, row = lat + rope;
   const std::int64_t n = r.pos + 1, g = h1 - h0;
   scores.resize(static_cast<std::size_t>(n * g));
@@ -128,7 +130,8 @@ void mla_attention_reference(const MlaAttentionArgs& a) {
       float* out = a.out + (r.token * a.heads + h) * lat;
       for (std::int64_t i = 0; i < lat; ++i) {
         double acc = 0;
-        for (std::int64_t p = 0; p <= r.pos; ++p) acc += s[static_cast<std::size_t>(p)] / sum * a.cache[slot_of(a, r, p) * row + i];
+        for (std::int64_t p = 0; p <= r.pos; ++p)
+          acc += s[static_cast<std::size_t>(p)] / sum * a.cache[slot_of(a, r, p) * row + i];
         out[i] = static_cast<float>(acc);
       }
     }

@@ -34,11 +34,14 @@ struct Batch {
     for (std::int32_t i = 0; i < num_blocks; ++i) blocks[static_cast<std::size_t>(i)] = i;
     std::shuffle(blocks.begin(), blocks.end(), rng);
     for (std::size_t s = 0; s < ctx.size(); ++s)
-      for (std::int64_t j = 0; j < max_blocks; ++j) tables.push_back(blocks[s * max_blocks + static_cast<std::size_t>(j)]);
+      for (std::int64_t j = 0; j < max_blocks; ++j)
+        tables.push_back(blocks[s * max_blocks + static_cast<std::size_t>(j)]);
   }
   std::int64_t tokens() const { return qs.back(); }
   std::int64_t slot(std::size_t seq, std::int64_t pos) const {
-    return static_cast<std::int64_t>(tables[seq * static_cast<std::size_t>(max_blocks) + static_cast<std::size_t>(pos / bs)]) * bs +
+    return static_cast<std::int64_t>(
+               tables[seq * static_cast<std::size_t>(max_blocks) + static_cast<std::size_t>(pos / bs)]) *
+               bs +
            pos % bs;
   }
   MlaAttentionArgs args(std::int64_t heads, std::int64_t lat, std::int64_t rope) const {
@@ -134,15 +137,19 @@ TEST(MlaAttention, AbsorbedEqualsExpandedAttention) {
           double d = 0;
           for (std::int64_t n = 0; n < nope; ++n) {
             double k = 0;
-            for (std::int64_t l = 0; l < lat; ++l) k += static_cast<double>(w_uk[static_cast<std::size_t>((h * nope + n) * lat + l)]) * c[l];
+            for (std::int64_t l = 0; l < lat; ++l)
+              k += static_cast<double>(w_uk[static_cast<std::size_t>((h * nope + n) * lat + l)]) * c[l];
             d += k * q_nope[static_cast<std::size_t>((row * heads + h) * nope + n)];
           }
           for (std::int64_t i = 0; i < rope; ++i)
-            d += static_cast<double>(q_pe[static_cast<std::size_t>((row * heads + h) * rope + i)]) * kpe[static_cast<std::size_t>(slot * rope + i)];
+            d += static_cast<double>(q_pe[static_cast<std::size_t>((row * heads + h) * rope + i)]) *
+                 kpe[static_cast<std::size_t>(slot * rope + i)];
           score.push_back(d * scale);
           std::vector<double> v(static_cast<std::size_t>(vd));
           for (std::int64_t o = 0; o < vd; ++o)
-            for (std::int64_t l = 0; l < lat; ++l) v[static_cast<std::size_t>(o)] += static_cast<double>(w_uv[static_cast<std::size_t>((h * vd + o) * lat + l)]) * c[l];
+            for (std::int64_t l = 0; l < lat; ++l)
+              v[static_cast<std::size_t>(o)] +=
+                  static_cast<double>(w_uv[static_cast<std::size_t>((h * vd + o) * lat + l)]) * c[l];
           values.push_back(v);
         }
         const double mx = *std::max_element(score.begin(), score.end());
@@ -150,11 +157,13 @@ TEST(MlaAttention, AbsorbedEqualsExpandedAttention) {
         for (double& x : score) sum += (x = std::exp(x - mx));
         for (std::int64_t o = 0; o < vd; ++o) {
           double want = 0;
-          for (std::size_t j = 0; j < score.size(); ++j) want += score[j] / sum * values[j][static_cast<std::size_t>(o)];
+          for (std::size_t j = 0; j < score.size(); ++j)
+            want += score[j] / sum * values[j][static_cast<std::size_t>(o)];
           // Absorbed: W_UV[h] (sum_j p_j c_j).
           double got = 0;
           for (std::int64_t l = 0; l < lat; ++l)
-            got += static_cast<double>(w_uv[static_cast<std::size_t>((h * vd + o) * lat + l)]) * o_lat[static_cast<std::size_t>((row * heads + h) * lat + l)];
+            got += static_cast<double>(w_uv[static_cast<std::size_t>((h * vd + o) * lat + l)]) *
+                   o_lat[static_cast<std::size_t>((row * heads + h) * lat + l)];
           ASSERT_NEAR(got, want, 1e-4 * (1 + std::fabs(want))) << "row " << row << " head " << h << " dim " << o;
         }
       }

@@ -73,11 +73,14 @@ Tensor transposed_block(const Tensor& w, std::int64_t first, std::int64_t count)
 // The order in which the rope dimensions [0, r) are kept: interleaved pairs become halves.
 std::vector<std::int64_t> rope_order(std::int64_t r, bool interleave) {
   std::vector<std::int64_t> o(static_cast<std::size_t>(r));
-  for (std::int64_t i = 0; i < r; ++i) o[static_cast<std::size_t>(i)] = interleave ? (i < r / 2 ? 2 * i : 2 * (i - r / 2) + 1) : i;
+  for (std::int64_t i = 0; i < r; ++i)
+    o[static_cast<std::size_t>(i)] = interleave ? (i < r / 2 ? 2 * i : 2 * (i - r / 2) + 1) : i;
   return o;
 }
 
-double yarn_get_mscale(double scale, double mscale) { return scale <= 1.0 ? 1.0 : 0.1 * mscale * std::log(scale) + 1.0; }
+double yarn_get_mscale(double scale, double mscale) {
+  return scale <= 1.0 ? 1.0 : 0.1 * mscale * std::log(scale) + 1.0;
+}
 
 class DeepseekModel final : public CausalLM {
  public:
@@ -105,9 +108,9 @@ class DeepseekModel final : public CausalLM {
  private:
   struct Layer {
     Tensor input_norm, post_norm, q_a_norm, kv_a_norm;
-    LinearWeight q_a;             // q_lora_rank > 0: [q_lora_rank, hidden]
-    LinearWeight q_nope, q_pe;    // rows of q_proj / q_b_proj: [H * N, in], [H * R, in] (rope rows permuted)
-    LinearWeight kv_latent, kv_pe;  // rows of kv_a_proj_with_mqa: [L, hidden], [R, hidden]
+    LinearWeight q_a;                // q_lora_rank > 0: [q_lora_rank, hidden]
+    LinearWeight q_nope, q_pe;       // rows of q_proj / q_b_proj: [H * N, in], [H * R, in] (rope rows permuted)
+    LinearWeight kv_latent, kv_pe;   // rows of kv_a_proj_with_mqa: [L, hidden], [R, hidden]
     std::vector<LinearWeight> uk_t;  // per head W_UK^T: [L, N]
     std::vector<LinearWeight> uv;    // per head W_UV: [V, L]
     LinearWeight o, gate, up, down;
@@ -198,7 +201,8 @@ Status DeepseekModel::load_attention(WeightSource& w, const std::string& p, DTyp
   for (std::int64_t hd = 0; hd < heads; ++hd) {
     const std::int64_t first = hd * (nope + vd);
     FERRITE_ASSIGN_OR_RETURN(LinearWeight uk, linear(transposed_block(kvb_c, first, nope), Tensor(), dtype));
-    FERRITE_ASSIGN_OR_RETURN(LinearWeight uv, linear(kvb_c.slice_rows(first + nope, first + nope + vd).clone(), Tensor(), dtype));
+    FERRITE_ASSIGN_OR_RETURN(LinearWeight uv,
+                             linear(kvb_c.slice_rows(first + nope, first + nope + vd).clone(), Tensor(), dtype));
     L.uk_t.push_back(std::move(uk));
     L.uv.push_back(std::move(uv));
   }
@@ -221,7 +225,8 @@ Status DeepseekModel::load(WeightSource& w, DType dtype, bool show_progress) {
   base::ProgressBar bar("loading weights", static_cast<std::uint64_t>(nl + 2), "layers", show_progress);
 
   double scale = 1.0 / std::sqrt(static_cast<double>(c.qk_nope_head_dim + c.qk_rope_head_dim));
-  if (c.rope_scaling.type != RopeType::kDefault && c.rope_scaling.mscale_all_dim && *c.rope_scaling.mscale_all_dim != 0) {
+  if (c.rope_scaling.type != RopeType::kDefault && c.rope_scaling.mscale_all_dim &&
+      *c.rope_scaling.mscale_all_dim != 0) {
     const double m = yarn_get_mscale(c.rope_scaling.factor, *c.rope_scaling.mscale_all_dim);
     scale *= m * m;
   }
@@ -298,7 +303,8 @@ Result<Tensor> DeepseekModel::forward(const ForwardBatch& batch, KvCache& kv) {
   const std::int64_t half = rope_.rot_dim() / 2;
   Tensor cos = Tensor::empty(Shape{t, half}, DType::kF32), sin = Tensor::empty(Shape{t, half}, DType::kF32);
   for (std::int64_t i = 0; i < s; ++i)
-    for (std::int32_t row = batch.query_start[static_cast<std::size_t>(i)]; row < batch.query_start[static_cast<std::size_t>(i + 1)]; ++row)
+    for (std::int32_t row = batch.query_start[static_cast<std::size_t>(i)];
+         row < batch.query_start[static_cast<std::size_t>(i + 1)]; ++row)
       rope_.cos_sin(batch.positions[static_cast<std::size_t>(row)], batch.context_lens[static_cast<std::size_t>(i)],
                     cos.data<float>() + row * half, sin.data<float>() + row * half);
   cos = be.upload(cos);
@@ -369,7 +375,8 @@ Result<Tensor> DeepseekModel::forward(const ForwardBatch& batch, KvCache& kv) {
 std::int64_t deepseek_family_parameter_count(const ModelConfig& c) {
   const std::int64_t h = c.hidden_size, heads = c.num_attention_heads;
   const std::int64_t qk = c.qk_nope_head_dim + c.qk_rope_head_dim, lat = c.kv_lora_rank, r = c.qk_rope_head_dim;
-  std::int64_t attn = c.q_lora_rank > 0 ? h * c.q_lora_rank + c.q_lora_rank + c.q_lora_rank * heads * qk : h * heads * qk;
+  std::int64_t attn =
+      c.q_lora_rank > 0 ? h * c.q_lora_rank + c.q_lora_rank + c.q_lora_rank * heads * qk : h * heads * qk;
   attn += h * (lat + r) + lat + lat * heads * (c.qk_nope_head_dim + c.v_head_dim) + heads * c.v_head_dim * h;
   if (c.attention_bias) attn += (c.q_lora_rank > 0 ? c.q_lora_rank : 0) + lat + r;
   if (c.o_proj_bias) attn += h;
