@@ -71,6 +71,10 @@ transformers.utils.logging.disable_progress_bar()
 from safetensors.torch import load_file  # noqa: E402
 from transformers import (  # noqa: E402
     AutoModelForCausalLM,
+    DeepseekV2Config,
+    DeepseekV2ForCausalLM,
+    DeepseekV3Config,
+    DeepseekV3ForCausalLM,
     GenerationConfig,
     LlamaConfig,
     LlamaForCausalLM,
@@ -302,6 +306,97 @@ SPECS = {
         seed=1014,
         variants=[("plain top-k weights (norm_topk_prob=false)", dict(norm_topk_prob=False))],
     ),
+    # DeepSeek-V2-Lite style: MLA with a plain q_proj (q_lora_rank null), kv_lora_rank 32, rope part 8,
+    # no-rope part 16, v_head_dim 20 (!= 24 of q/k); layer 0 dense (first_k_dense_replace 1), layers 1-2
+    # MoE: softmax router, group_limited_greedy over 4 groups of 2 keeping 2 groups, top 3, weights not
+    # renormalised, times routed_scaling_factor 2; 2 shared experts (one MLP of 2 * 24). YaRN with
+    # mscale == mscale_all_dim (cos/sin unscaled, the softmax scale times mscale^2). transformers'
+    # DeepSeek-V2 rotates q_pe/k_pe as interleaved pairs (complex multiply).
+    "deepseek_v2": dict(
+        cls=DeepseekV2ForCausalLM,
+        cfg_cls=DeepseekV2Config,
+        cfg=dict(
+            QWEN_BASE,
+            num_hidden_layers=3,
+            num_key_value_heads=4,
+            intermediate_size=96,
+            rms_norm_eps=1e-6,
+            rope_theta=10000.0,
+            q_lora_rank=None,
+            kv_lora_rank=32,
+            qk_nope_head_dim=16,
+            qk_rope_head_dim=8,
+            v_head_dim=20,
+            first_k_dense_replace=1,
+            n_routed_experts=8,
+            n_shared_experts=2,
+            moe_intermediate_size=24,
+            num_experts_per_tok=3,
+            topk_method="group_limited_greedy",
+            n_group=4,
+            topk_group=2,
+            norm_topk_prob=False,
+            routed_scaling_factor=2.0,
+            rope_scaling=dict(rope_type="yarn", factor=4.0, original_max_position_embeddings=32,
+                              beta_fast=32.0, beta_slow=1.0, mscale=0.707, mscale_all_dim=0.707),
+        ),
+        seed=1015,
+        # transformers writes its derived head_dim/qk_head_dim; Hub DeepSeek configs carry neither
+        config_drop=("head_dim", "qk_head_dim"),
+        variants=[
+            ("plain greedy top-k (topk_method=greedy)", dict(topk_method="greedy")),
+            ("no routed scaling (routed_scaling_factor=1)", dict(routed_scaling_factor=1.0)),
+            ("yarn without mscale_all_dim (no softmax-scale correction)",
+             dict(rope_scaling=dict(rope_type="yarn", factor=4.0, original_max_position_embeddings=32,
+                                    beta_fast=32.0, beta_slow=1.0, mscale=0.707, mscale_all_dim=0))),
+        ],
+    ),
+    # DeepSeek-V3 style: q_lora_rank 48 (q_a_proj, q_a_layernorm, q_b_proj), sigmoid router with a
+    # non-zero random e_score_correction_bias (selection only), groups scored by their top-2 sum, 16
+    # experts in 4 groups keeping 2, top 3, renormalised, routed_scaling_factor 2.5, one shared expert;
+    # rope_interleave true; YaRN with mscale 1.0 != mscale_all_dim 0.8 (cos/sin and softmax scale both
+    # change).
+    "deepseek_v3": dict(
+        cls=DeepseekV3ForCausalLM,
+        cfg_cls=DeepseekV3Config,
+        cfg=dict(
+            QWEN_BASE,
+            num_hidden_layers=3,
+            num_key_value_heads=4,
+            intermediate_size=96,
+            rms_norm_eps=1e-6,
+            rope_theta=10000.0,
+            q_lora_rank=48,
+            kv_lora_rank=32,
+            qk_nope_head_dim=16,
+            qk_rope_head_dim=8,
+            v_head_dim=20,
+            first_k_dense_replace=1,
+            n_routed_experts=16,
+            n_shared_experts=1,
+            moe_intermediate_size=24,
+            num_experts_per_tok=3,
+            n_group=4,
+            topk_group=2,
+            norm_topk_prob=True,
+            routed_scaling_factor=2.5,
+            rope_interleave=True,
+            rope_scaling=dict(rope_type="yarn", factor=4.0, original_max_position_embeddings=32,
+                              beta_fast=32.0, beta_slow=1.0, mscale=1.0, mscale_all_dim=0.8),
+        ),
+        seed=1018,
+        score_bias_std=0.1,
+        config_drop=("head_dim", "qk_head_dim"),
+        # The Hub config names the router; transformers' V3 router ignores both keys (always sigmoid,
+        # noaux_tc), ferrite checks them.
+        config_overrides=dict(topk_method="noaux_tc", scoring_func="sigmoid"),
+        variants=[
+            ("no e_score_correction_bias", dict(_no_score_bias=True)),
+            ("no group limit (n_group=1, topk_group=1)", dict(n_group=1, topk_group=1)),
+            ("not renormalised (norm_topk_prob=false)", dict(norm_topk_prob=False)),
+            ("rope not interleaved (rope_interleave=false)", dict(rope_interleave=False)),
+        ],
+    ),
     # Same weights as "llama" (same seed and shape), split into shards.
     "llama_sharded": dict(
         cls=LlamaForCausalLM, cfg_cls=LlamaConfig, cfg=dict(LLAMA_BASE), seed=1001, max_shard_size=250_000
@@ -340,11 +435,20 @@ def build_model(spec: dict, cfg_changes: dict | None = None) -> torch.nn.Module:
             cfg.pop(k, None)
         else:
             cfg[k] = v
+    no_score_bias = cfg.pop("_no_score_bias", False)
     config = spec["cfg_cls"](**cfg)
     config._attn_implementation = "eager"
     torch.manual_seed(spec["seed"])
     model = spec["cls"](config).to(torch.float32)
     init_weights(model, spec["seed"])
+    if spec.get("score_bias_std") and not no_score_bias:
+        # DeepSeek-V3's e_score_correction_bias is a buffer (init_weights leaves it at zero); give it
+        # seeded values so that selection by biased scores differs from selection by the scores.
+        gen = torch.Generator().manual_seed(spec["seed"] + 1)
+        with torch.no_grad():
+            for name, b in sorted(model.named_buffers(), key=lambda kv: kv[0]):
+                if name.endswith("e_score_correction_bias"):
+                    b.copy_(spec["score_bias_std"] * torch.randn(b.shape, generator=gen, dtype=torch.float32))
     if model.config.tie_word_embeddings:
         model.tie_weights()
     if spec.get("bf16"):
@@ -570,22 +674,46 @@ def alt_case(model, prompt: list[int]) -> dict:
 
 
 @torch.no_grad()
-def check_every_expert_routed(name: str, model, cases: list[dict]) -> None:
-    """MoE fixtures: over the prompts, every expert of every sparse layer gets at least one token."""
+def routed_experts(model, ids: list[int]) -> list[set]:
+    """The experts each sparse layer picks for the tokens of one prompt. DeepSeek's routers
+    (TopkRouter: groups, score bias) return their choice as output[2]; the others are softmax top-k of
+    the router logits."""
     cfg = model.config
-    experts = getattr(cfg, "num_local_experts", None) or cfg.num_experts
+    m = fresh(model)
+    x = torch.tensor([ids], dtype=torch.long)
+    routers = [mod for _, mod in m.named_modules() if type(mod).__name__.endswith("TopkRouter")]
+    if routers:
+        picked = []
+        hooks = [r.register_forward_hook(lambda _m, _i, out: picked.append(out[2])) for r in routers]
+        m(input_ids=x, attention_mask=torch.ones_like(x), use_cache=False)
+        for h in hooks:
+            h.remove()
+        return [set(p.flatten().tolist()) for p in picked]
+    out = m(input_ids=x, attention_mask=torch.ones_like(x), use_cache=False, output_router_logits=True)
+    return [
+        set(torch.topk(torch.softmax(lg.float(), -1), cfg.num_experts_per_tok, -1).indices.flatten().tolist())
+        for lg in out.router_logits
+    ]
+
+
+def check_every_expert_routed(name: str, model, cases: list[dict]) -> None:
+    """MoE fixtures: over the prompts, every expert of every sparse layer gets at least one token, and
+    in some prompt some expert gets none (the expert pass must handle empty experts)."""
+    cfg = model.config
+    experts = getattr(cfg, "n_routed_experts", None) or getattr(cfg, "num_local_experts", None) or cfg.num_experts
     hit = None
+    some_empty = False
     for c in cases:
-        x = torch.tensor([c["prompt_ids"]], dtype=torch.long)
-        out = fresh(model)(input_ids=x, attention_mask=torch.ones_like(x), use_cache=False, output_router_logits=True)
-        layers = [torch.topk(torch.softmax(lg.float(), -1), cfg.num_experts_per_tok, -1).indices for lg in out.router_logits]
+        layers = routed_experts(model, c["prompt_ids"])
         if hit is None:
             hit = [set() for _ in layers]
         for s, idx in zip(hit, layers):
-            s.update(idx.flatten().tolist())
+            s.update(idx)
+            some_empty = some_empty or len(idx) < experts
     for i, s in enumerate(hit):
         assert len(s) == experts, f"{name}: sparse layer {i} routes to only {sorted(s)}"
-    log(f"  [{name}] every expert of all {len(hit)} sparse layers gets tokens")
+    assert some_empty, f"{name}: every prompt reaches every expert"
+    log(f"  [{name}] every expert of all {len(hit)} sparse layers gets tokens; some prompts leave experts empty")
 
 
 def make_one(name: str, spec: dict, out_root: str) -> dict:

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
+#include <vector>
 
 #include "base/check.h"
 #include "kernels/cpu/elementwise.h"
@@ -118,6 +120,76 @@ void moe_topk_softmax(const float* logits, std::int64_t tokens, std::int64_t num
       for (std::int64_t j = 0; j < top_k; ++j) s += wts[j];
       for (std::int64_t j = 0; j < top_k; ++j) wts[j] /= s;
     }
+  }
+}
+
+void moe_route_grouped(const float* logits, std::int64_t tokens, const MoeGroupedRouting& r, std::int32_t* topk_ids,
+                       float* topk_weights) {
+  const std::int64_t e_n = r.num_experts, k = r.top_k, groups = r.num_groups;
+  FERRITE_CHECK(e_n >= 1 && groups >= 1 && e_n % groups == 0 && r.topk_groups >= 1 && r.topk_groups <= groups);
+  const std::int64_t per_group = e_n / groups;
+  FERRITE_CHECK(k >= 1 && k <= r.topk_groups * per_group);
+  FERRITE_CHECK(r.group_score == MoeGroupScore::kMax || per_group >= 2);
+  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+  std::vector<float> score(static_cast<std::size_t>(e_n)), choice(score.size()), group(static_cast<std::size_t>(groups));
+  std::vector<char> eligible(static_cast<std::size_t>(groups));
+  for (std::int64_t t = 0; t < tokens; ++t) {
+    const float* l = logits + t * e_n;
+    if (r.scoring == MoeScoring::kSoftmax) {
+      float mx = l[0];
+      for (std::int64_t e = 1; e < e_n; ++e) mx = std::max(mx, l[e]);
+      float sum = 0.0f;
+      for (std::int64_t e = 0; e < e_n; ++e) sum += (score[static_cast<std::size_t>(e)] = std::exp(l[e] - mx));
+      for (auto& v : score) v /= sum;
+    } else {
+      for (std::int64_t e = 0; e < e_n; ++e) score[static_cast<std::size_t>(e)] = 1.0f / (1.0f + std::exp(-l[e]));
+    }
+    for (std::int64_t e = 0; e < e_n; ++e)
+      choice[static_cast<std::size_t>(e)] =
+          score[static_cast<std::size_t>(e)] + (r.correction_bias != nullptr ? r.correction_bias[e] : 0.0f);
+    // Group scores, then the topk_groups best groups (strict comparison: ties to the lower group).
+    for (std::int64_t g = 0; g < groups; ++g) {
+      const float* c = choice.data() + g * per_group;
+      float best = kNegInf, second = kNegInf;
+      for (std::int64_t i = 0; i < per_group; ++i) {
+        if (c[i] > best) {
+          second = best;
+          best = c[i];
+        } else if (c[i] > second) {
+          second = c[i];
+        }
+      }
+      group[static_cast<std::size_t>(g)] = r.group_score == MoeGroupScore::kMax ? best : best + second;
+      eligible[static_cast<std::size_t>(g)] = 0;
+    }
+    for (std::int64_t j = 0; j < r.topk_groups; ++j) {
+      std::int64_t bg = -1;
+      for (std::int64_t g = 0; g < groups; ++g)
+        if (!eligible[static_cast<std::size_t>(g)] && (bg < 0 || group[static_cast<std::size_t>(g)] > group[static_cast<std::size_t>(bg)]))
+          bg = g;
+      eligible[static_cast<std::size_t>(bg)] = 1;
+    }
+    // Top k experts of the eligible groups by `choice`, weighted by `score`.
+    std::int32_t* ids = topk_ids + t * k;
+    float* wts = topk_weights + t * k;
+    for (std::int64_t j = 0; j < k; ++j) {
+      std::int64_t best = -1;
+      for (std::int64_t e = 0; e < e_n; ++e) {
+        if (!eligible[static_cast<std::size_t>(e / per_group)]) continue;
+        bool taken = false;
+        for (std::int64_t i = 0; i < j; ++i) taken = taken || ids[i] == e;
+        if (!taken && (best < 0 || choice[static_cast<std::size_t>(e)] > choice[static_cast<std::size_t>(best)])) best = e;
+      }
+      ids[j] = static_cast<std::int32_t>(best);
+      wts[j] = score[static_cast<std::size_t>(best)];
+    }
+    if (r.renormalize) {
+      float s = 0.0f;
+      for (std::int64_t j = 0; j < k; ++j) s += wts[j];
+      s += 1e-20f;
+      for (std::int64_t j = 0; j < k; ++j) wts[j] /= s;
+    }
+    for (std::int64_t j = 0; j < k; ++j) wts[j] *= r.routed_scaling;
   }
 }
 

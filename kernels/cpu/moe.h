@@ -34,6 +34,32 @@ namespace ferrite::kernels::cpu {
 void moe_topk_softmax(const float* logits, std::int64_t tokens, std::int64_t num_experts, std::int64_t top_k,
                       bool renormalize, std::int32_t* topk_ids, float* topk_weights);
 
+// DeepSeek's grouped router (V2: softmax, V3: sigmoid with a score-correction bias):
+//   s = softmax(logits) or sigmoid(logits);  c = s + correction_bias (bias only with sigmoid; may be null)
+//   groups: the experts in num_groups equal consecutive groups, each scored by max(c) (kMax) or by the
+//   sum of its two largest c (kTop2Sum); the topk_groups best groups stay eligible;
+//   ids = the top_k largest c among eligible experts; weights = s[ids] (never the bias);
+//   renormalised to sum 1 (plus 1e-20, as DeepSeek-V3) when `renormalize`; times routed_scaling.
+// Ties (groups and experts) go to the lower index. Order of the k ids: descending c.
+enum class MoeScoring { kSoftmax, kSigmoid };
+enum class MoeGroupScore { kMax, kTop2Sum };
+
+struct MoeGroupedRouting {
+  std::int64_t num_experts = 0;
+  std::int64_t top_k = 0;
+  MoeScoring scoring = MoeScoring::kSoftmax;
+  std::int64_t num_groups = 1;   // divides num_experts
+  std::int64_t topk_groups = 1;  // <= num_groups; top_k <= topk_groups * num_experts / num_groups
+  MoeGroupScore group_score = MoeGroupScore::kMax;
+  const float* correction_bias = nullptr;  // [num_experts] or null
+  bool renormalize = false;
+  float routed_scaling = 1.0f;
+};
+
+// logits [tokens, num_experts] -> topk_ids [tokens, top_k], topk_weights [tokens, top_k].
+void moe_route_grouped(const float* logits, std::int64_t tokens, const MoeGroupedRouting& r, std::int32_t* topk_ids,
+                       float* topk_weights);
+
 struct MoeExpertsArgs {
   const float* x = nullptr;  // [tokens, hidden], rows `hidden` floats apart
   std::int64_t tokens = 0;

@@ -41,6 +41,17 @@ struct MoeWeights {
   }
 };
 
+// DeepSeek's grouped router (kernels/cpu/moe.h, moe_route_grouped, is the specification).
+struct MoeRouting {
+  std::int64_t top_k = 0;
+  bool sigmoid = false;          // scores: sigmoid (DeepSeek-V3) or softmax (V2) of the logits
+  std::int64_t num_groups = 1;   // experts in equal consecutive groups
+  std::int64_t topk_groups = 1;  // groups kept
+  bool group_top2_sum = false;   // a group's score: sum of its 2 best (V3) or its best (V2)
+  bool renormalize = false;
+  float routed_scaling = 1.0f;
+};
+
 // The flat-batch attention metadata (DESIGN.md), as int32 host or device tensors.
 struct AttentionMeta {
   Tensor query_start;   // i32 [S + 1]
@@ -101,8 +112,22 @@ class Backend {
   // out[t] = sum_j topk_weights[t, j] * down_e(silu(gate_e(x[t])) * up_e(x[t])), e = topk_ids[t, j].
   virtual void moe_experts(const Tensor& x, const Tensor& topk_ids, const Tensor& topk_weights, const MoeWeights& w,
                            Tensor& out) = 0;
+  // logits f32 [T, E] -> topk_ids i32 [T, k], topk_weights f32 [T, k] by DeepSeek's grouped routing;
+  // correction_bias: f32 [E] added to the scores for the selection only, or undefined.
+  virtual void moe_route_grouped(const Tensor& logits, const MoeRouting& routing, const Tensor& correction_bias,
+                                 Tensor& topk_ids, Tensor& topk_weights) = 0;
   // a[t, :] += sigmoid(gate[t]) * b[t, :]   (gate: f32 [T, 1])
   virtual void add_sigmoid_gated(Tensor& a, const Tensor& b, const Tensor& gate) = 0;
+
+  // Multi-head latent attention (kernels/cpu/mla.h is the specification and has the cache layout).
+  // y[t, h, :] = x[t, h, :] W_h^T for every head h: x [T, H, k], y [T, H, n], w: H weights of [n, k].
+  virtual void linear_heads(const Tensor& x, const std::vector<LinearWeight>& w, Tensor& y) = 0;
+  // Writes [latent[t] | k_pe[t]] (latent [T, L], k_pe [T, R] or [T, 1, R]) into cache
+  // [num_blocks, block_size, L + R] at meta.slot_mapping.
+  virtual void write_mla_cache(const Tensor& latent, const Tensor& k_pe, const AttentionMeta& meta, Tensor& cache) = 0;
+  // out [T, H, L] = causal attention in the latent space: q_latent [T, H, L], q_pe [T, H, R].
+  virtual void mla_attention(const Tensor& q_latent, const Tensor& q_pe, const Tensor& cache, const AttentionMeta& meta,
+                             float scale, Tensor& out) = 0;
 
   virtual void synchronize() {}
 };

@@ -9,6 +9,7 @@
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/linear.h"
+#include "kernels/cpu/mla.h"
 #include "kernels/cpu/moe.h"
 #include "kernels/cpu/norm.h"
 #include "kernels/cpu/rope.h"
@@ -204,6 +205,70 @@ class CpuBackend final : public Backend {
     const std::int64_t dim = a.dim(-1), rows = a.numel() / dim;
     FERRITE_CHECK(b.numel() == a.numel() && gate.numel() == rows);
     kc::add_sigmoid_gated(a.data<float>(), b.data<float>(), gate.data<float>(), rows, dim);
+  }
+
+  void moe_route_grouped(const Tensor& logits, const MoeRouting& routing, const Tensor& correction_bias,
+                         Tensor& topk_ids, Tensor& topk_weights) override {
+    const std::int64_t t = logits.dim(0), e = logits.dim(1), k = routing.top_k;
+    FERRITE_CHECK(logits.ndim() == 2 && topk_ids.dtype() == DType::kI32 && topk_ids.numel() == t * k &&
+                  topk_weights.numel() == t * k);
+    FERRITE_CHECK(!correction_bias.defined() || correction_bias.numel() == e);
+    kc::MoeGroupedRouting r;
+    r.num_experts = e;
+    r.top_k = k;
+    r.scoring = routing.sigmoid ? kc::MoeScoring::kSigmoid : kc::MoeScoring::kSoftmax;
+    r.num_groups = routing.num_groups;
+    r.topk_groups = routing.topk_groups;
+    r.group_score = routing.group_top2_sum ? kc::MoeGroupScore::kTop2Sum : kc::MoeGroupScore::kMax;
+    r.correction_bias = correction_bias.defined() ? correction_bias.data<float>() : nullptr;
+    r.renormalize = routing.renormalize;
+    r.routed_scaling = routing.routed_scaling;
+    kc::moe_route_grouped(logits.data<float>(), t, r, topk_ids.data<std::int32_t>(), topk_weights.data<float>());
+  }
+
+  void linear_heads(const Tensor& x, const std::vector<LinearWeight>& w, Tensor& y) override {
+    const auto heads = static_cast<std::int64_t>(w.size());
+    FERRITE_CHECK(heads > 0 && x.ndim() == 3 && y.ndim() == 3 && x.dim(1) == heads && y.dim(1) == heads &&
+                  x.dim(0) == y.dim(0) && x.dim(2) == w[0].k && y.dim(2) == w[0].n && x.is_contiguous() &&
+                  y.is_contiguous());
+    const std::int64_t t = x.dim(0), k = x.dim(2), n = y.dim(2);
+    for (std::int64_t h = 0; h < heads; ++h) {
+      const LinearWeight& wh = w[static_cast<std::size_t>(h)];
+      FERRITE_CHECK(wh.k == k && wh.n == n);
+      kc::linear(x.data<float>() + h * k, t, k, heads * k, wh.packed.raw_data(), weight_type(wh.dtype), n,
+                 wh.bias.defined() ? wh.bias.data<float>() : nullptr, y.data<float>() + h * n, heads * n, pool_);
+    }
+  }
+
+  void write_mla_cache(const Tensor& latent, const Tensor& k_pe, const AttentionMeta& meta, Tensor& cache) override {
+    const std::int64_t t = latent.dim(0), l = latent.dim(-1), r = k_pe.dim(-1);
+    FERRITE_CHECK(latent.numel() == t * l && k_pe.numel() == t * r && cache.ndim() == 3 && cache.dim(2) == l + r &&
+                  latent.is_contiguous() && k_pe.is_contiguous());
+    kc::write_mla_cache(latent.data<float>(), l, k_pe.data<float>(), r, meta.slot_mapping.data<std::int64_t>(), t, l,
+                        r, cache.data<float>());
+  }
+
+  void mla_attention(const Tensor& q_latent, const Tensor& q_pe, const Tensor& cache, const AttentionMeta& meta,
+                     float scale, Tensor& out) override {
+    FERRITE_CHECK(q_latent.ndim() == 3 && q_pe.ndim() == 3 && q_pe.dim(0) == q_latent.dim(0) &&
+                  q_pe.dim(1) == q_latent.dim(1) && out.shape() == q_latent.shape() && cache.ndim() == 3 &&
+                  cache.dim(2) == q_latent.dim(2) + q_pe.dim(2));
+    kc::MlaAttentionArgs a;
+    a.q_latent = q_latent.data<float>();
+    a.q_pe = q_pe.data<float>();
+    a.out = out.data<float>();
+    a.cache = cache.data<float>();
+    a.query_start = meta.query_start.data<std::int32_t>();
+    a.context_lens = meta.context_lens.data<std::int32_t>();
+    a.block_tables = meta.block_tables.data<std::int32_t>();
+    a.max_blocks = meta.max_blocks;
+    a.num_seqs = meta.num_seqs;
+    a.heads = q_latent.dim(1);
+    a.latent_dim = q_latent.dim(2);
+    a.rope_dim = q_pe.dim(2);
+    a.block_size = meta.block_size;
+    a.scale = scale;
+    kc::mla_attention(a, pool_);
   }
 
  private:

@@ -43,8 +43,8 @@ Status info(const Args& args) {
   j["vocab_size"] = c.vocab_size;
   j["max_position_embeddings"] = c.max_position_embeddings;
   const double weight_bytes = static_cast<double>(params) * static_cast<double>(backend::dtype_size(dtype));
-  // The CPU backend keeps its KV cache in f32.
-  const double kv_per_token = 2.0 * static_cast<double>(c.num_hidden_layers * c.num_key_value_heads * c.head_dim) * 4.0;
+  // The CPU backend keeps its KV cache in f32 (MLA models: the latent and rope key only).
+  const auto kv_per_token = static_cast<double>(model::kv_cache_bytes_per_token(c));
   j["weight_bytes"] = weight_bytes;
   j["kv_cache_bytes_per_token"] = kv_per_token;
   j["memory_for_one_full_context_bytes"] = weight_bytes + kv_per_token * static_cast<double>(c.max_position_embeddings);

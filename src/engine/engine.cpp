@@ -154,11 +154,11 @@ Result<std::unique_ptr<EngineImpl>> EngineImpl::create(const EngineConfig& confi
     num_blocks = budget / per_block;
   }
   const std::int64_t blocks_for_one = (max_model_len + config.block_size - 1) / config.block_size;
-  FERRITE_LOG_INFO("KV cache: {} blocks x {} tokens x {} bytes/token = {:.1f} MiB ({} layers x {} kv heads x {} dims x 2 (K,V) x 4 bytes{})",
-                   num_blocks, config.block_size, e->model_->kv_bytes_per_token() + draft_bytes_per_token,
+  FERRITE_LOG_INFO("KV cache: {} blocks x {} tokens x {} bytes/token = {:.1f} MiB ({} layers, each {}{})", num_blocks,
+                   config.block_size, e->model_->kv_bytes_per_token() + draft_bytes_per_token,
                    static_cast<double>(num_blocks * per_block) / (1024.0 * 1024.0), mc.num_hidden_layers,
-                   mc.num_key_value_heads, mc.head_dim,
-                   draft_bytes_per_token ? fmt::format(", plus the draft model's {} bytes/token", draft_bytes_per_token) : "");
+                   e->model_->kv_cache_layout(),
+                   draft_bytes_per_token ? fmt::format("; plus the draft model's {} bytes/token", draft_bytes_per_token) : "");
   if (num_blocks < blocks_for_one)
     return resource_exhausted("the KV cache (" + std::to_string(num_blocks) + " blocks of " +
                               std::to_string(config.block_size) + " tokens) cannot hold one sequence of --max-model-len " +

@@ -14,7 +14,7 @@ namespace {
 
 using json = nlohmann::json;
 
-enum class Family { kLlama, kMistral, kQwen2, kQwen3, kMixtral, kQwen2Moe, kQwen3Moe };
+enum class Family { kLlama, kMistral, kQwen2, kQwen3, kMixtral, kQwen2Moe, kQwen3Moe, kDeepseekV2, kDeepseekV3 };
 
 struct ArchInfo {
   const char* architecture;
@@ -31,6 +31,8 @@ constexpr ArchInfo kArchs[] = {
     {"MixtralForCausalLM", "mixtral", Family::kMixtral, 4096 * 32},
     {"Qwen2MoeForCausalLM", "qwen2_moe", Family::kQwen2Moe, 32768},
     {"Qwen3MoeForCausalLM", "qwen3_moe", Family::kQwen3Moe, 32768},
+    {"DeepseekV2ForCausalLM", "deepseek_v2", Family::kDeepseekV2, 2048},
+    {"DeepseekV3ForCausalLM", "deepseek_v3", Family::kDeepseekV3, 4096},
 };
 
 // Dimensions beyond this are certainly corrupt, and keeping them small means products of two
@@ -274,6 +276,10 @@ Status parse_sliding_window(const json& j, const Ctx& c, Family family, ModelCon
       cfg->max_window_layers = 0;
       return ok_status();
     }
+    case Family::kDeepseekV2:
+    case Family::kDeepseekV3:
+      cfg->sliding_window = 0;  // MLA attends to the whole context
+      return ok_status();
     case Family::kMixtral:
       // MixtralConfig defaults to no window (unlike Mistral); every layer uses the one given.
       cfg->sliding_window = 0;
@@ -407,6 +413,119 @@ Status parse_moe(const json& j, const Ctx& c, Family family, ModelConfig* cfg) {
   return ok_status();
 }
 
+
+// Multi-head latent attention (DeepSeek-V2/V3). transformers defaults q_lora_rank to 1536 when the
+// key is absent and uses a plain q_proj when it is null; the other dimensions have no sensible
+// default for a checkpoint and are required.
+Status parse_mla(const json& j, const Ctx& c, Family family, ModelConfig* cfg) {
+  FERRITE_RETURN_IF_ERROR(require_positive_int(j, c, "kv_lora_rank", &cfg->kv_lora_rank));
+  FERRITE_RETURN_IF_ERROR(require_positive_int(j, c, "qk_nope_head_dim", &cfg->qk_nope_head_dim));
+  FERRITE_RETURN_IF_ERROR(require_positive_int(j, c, "qk_rope_head_dim", &cfg->qk_rope_head_dim));
+  FERRITE_RETURN_IF_ERROR(require_positive_int(j, c, "v_head_dim", &cfg->v_head_dim));
+  if (cfg->qk_rope_head_dim % 2 != 0)
+    return c.error("qk_rope_head_dim", "must be even (it is rotated in pairs), got " + std::to_string(cfg->qk_rope_head_dim));
+  if (auto it = j.find("q_lora_rank"); it == j.end()) {
+    cfg->q_lora_rank = 1536;
+  } else if (it->is_null()) {
+    cfg->q_lora_rank = 0;
+  } else {
+    FERRITE_RETURN_IF_ERROR(require_positive_int(j, c, "q_lora_rank", &cfg->q_lora_rank));
+  }
+  // Every head has its own K and V expanded from the one latent: there are no shared KV heads.
+  if (cfg->num_key_value_heads != cfg->num_attention_heads)
+    return c.error("num_key_value_heads", std::to_string(cfg->num_key_value_heads) + " differs from num_attention_heads (" +
+                                              std::to_string(cfg->num_attention_heads) +
+                                              "); multi-head latent attention has one K and V per query head");
+  cfg->rope_interleave = true;  // DeepSeek-V2 always rotates interleaved pairs
+  if (family == Family::kDeepseekV3) {
+    FERRITE_RETURN_IF_ERROR(read_bool(j, c, "rope_interleave", &cfg->rope_interleave).status());
+  }
+  // transformers sets head_dim to the rotary dimension whatever the file says.
+  cfg->head_dim = cfg->qk_rope_head_dim;
+  return ok_status();
+}
+
+// DeepSeek's mixture of experts. Defaults are the transformers config classes'. Routing options
+// that transformers would not run, or would run differently from the DeepSeek code, are refused.
+Status parse_deepseek_moe(const json& j, const Ctx& c, Family family, ModelConfig* cfg) {
+  const bool v3 = family == Family::kDeepseekV3;
+  FERRITE_RETURN_IF_ERROR(require_positive_int(j, c, "n_routed_experts", &cfg->num_experts));
+  for (const char* alias : {"num_experts", "num_local_experts"}) {
+    std::int64_t v = 0;
+    FERRITE_ASSIGN_OR_RETURN(bool has, read_int(j, c, alias, &v));
+    if (has && v != cfg->num_experts)
+      return c.error(alias, std::to_string(v) + " disagrees with n_routed_experts (" + std::to_string(cfg->num_experts) + ")");
+  }
+  const std::int64_t e_n = cfg->num_experts;
+  FERRITE_RETURN_IF_ERROR(require_positive_int(j, c, "num_experts_per_tok", &cfg->num_experts_per_tok));
+  if (cfg->num_experts_per_tok > e_n)
+    return c.error("num_experts_per_tok", std::to_string(cfg->num_experts_per_tok) + " is more than n_routed_experts (" +
+                                              std::to_string(e_n) + ")");
+  FERRITE_RETURN_IF_ERROR(require_positive_int(j, c, "moe_intermediate_size", &cfg->moe_intermediate_size));
+  cfg->n_shared_experts = v3 ? 1 : 2;
+  FERRITE_ASSIGN_OR_RETURN(bool has, read_int(j, c, "n_shared_experts", &cfg->n_shared_experts));
+  if (has && (cfg->n_shared_experts < 0 || cfg->n_shared_experts > 1024))
+    return c.error("n_shared_experts", "must be in [0, 1024], got " + std::to_string(cfg->n_shared_experts));
+  cfg->first_k_dense_replace = v3 ? 3 : 0;
+  FERRITE_ASSIGN_OR_RETURN(has, read_int(j, c, "first_k_dense_replace", &cfg->first_k_dense_replace));
+  if (has && cfg->first_k_dense_replace < 0)
+    return c.error("first_k_dense_replace", "must not be negative, got " + std::to_string(cfg->first_k_dense_replace));
+  cfg->moe_layer_freq = 1;
+  FERRITE_RETURN_IF_ERROR(optional_positive_int(j, c, "moe_layer_freq", &cfg->moe_layer_freq));
+  cfg->routed_scaling_factor = v3 ? 2.5 : 1.0;
+  FERRITE_RETURN_IF_ERROR(optional_positive_double(j, c, "routed_scaling_factor", &cfg->routed_scaling_factor));
+
+  std::string scoring = v3 ? "sigmoid" : "softmax";
+  FERRITE_RETURN_IF_ERROR(read_string(j, c, "scoring_func", &scoring).status());
+  if (scoring != (v3 ? "sigmoid" : "softmax"))
+    return unimplemented(c.path + ": field 'scoring_func': unsupported router scoring '" + scoring + "' for " +
+                         cfg->architecture + " (supported: " + (v3 ? "sigmoid" : "softmax") + ")");
+  std::string method = v3 ? "noaux_tc" : "greedy";
+  FERRITE_RETURN_IF_ERROR(read_string(j, c, "topk_method", &method).status());
+  if (v3 ? method != "noaux_tc" : (method != "greedy" && method != "group_limited_greedy"))
+    return unimplemented(c.path + ": field 'topk_method': unsupported top-k method '" + method + "' for " +
+                         cfg->architecture + " (supported: " + (v3 ? "noaux_tc" : "greedy, group_limited_greedy") + ")");
+
+  if (v3) {
+    cfg->norm_topk_prob = true;
+    FERRITE_RETURN_IF_ERROR(read_bool(j, c, "norm_topk_prob", &cfg->norm_topk_prob).status());
+  } else {
+    // transformers' DeepSeek-V2 router never renormalises while DeepSeek's own code does when the
+    // flag is set; rather than pick one, refuse (every released V2 checkpoint has it false).
+    bool norm = false;
+    FERRITE_RETURN_IF_ERROR(read_bool(j, c, "norm_topk_prob", &norm).status());
+    if (norm)
+      return unimplemented(c.path + ": field 'norm_topk_prob': true is not supported for DeepseekV2ForCausalLM "
+                           "(transformers ignores it, DeepSeek's reference code renormalises)");
+    cfg->norm_topk_prob = false;
+  }
+  cfg->router_scoring = v3 ? RouterScoring::kSigmoid : RouterScoring::kSoftmax;
+  cfg->group_score = v3 ? GroupScore::kTop2Sum : GroupScore::kMax;
+  cfg->score_correction_bias = v3;
+  cfg->num_expert_groups = cfg->topk_groups = 1;
+  if (v3 || method == "group_limited_greedy") {
+    std::int64_t groups = v3 ? 8 : 0, keep = v3 ? 4 : 0;
+    FERRITE_RETURN_IF_ERROR(optional_positive_int(j, c, "n_group", &groups));
+    FERRITE_RETURN_IF_ERROR(optional_positive_int(j, c, "topk_group", &keep));
+    if (groups == 0) return c.missing("n_group");
+    if (keep == 0) return c.missing("topk_group");
+    if (e_n % groups != 0)
+      return c.error("n_group", std::to_string(groups) + " does not divide n_routed_experts (" + std::to_string(e_n) + ")");
+    if (v3 && e_n / groups < 2)
+      return c.error("n_group", std::to_string(groups) + " groups of n_routed_experts (" + std::to_string(e_n) +
+                                    ") leave fewer than 2 experts per group; groups are scored by their top 2");
+    if (keep > groups)
+      return c.error("topk_group", std::to_string(keep) + " is more than n_group (" + std::to_string(groups) + ")");
+    if (cfg->num_experts_per_tok > keep * (e_n / groups))
+      return c.error("num_experts_per_tok", std::to_string(cfg->num_experts_per_tok) + " is more than the " +
+                                                std::to_string(keep * (e_n / groups)) + " experts of topk_group (" +
+                                                std::to_string(keep) + ") groups");
+    cfg->num_expert_groups = groups;
+    cfg->topk_groups = keep;
+  }
+  return ok_status();
+}
+
 Status parse_into(const json& j, const std::string& path, ModelConfig* cfg) {
   const Ctx c{path, ""};
 
@@ -447,9 +566,16 @@ Status parse_into(const json& j, const std::string& path, ModelConfig* cfg) {
                                               " does not divide num_attention_heads (" +
                                               std::to_string(cfg->num_attention_heads) + ")");
 
+  const bool deepseek = family == Family::kDeepseekV2 || family == Family::kDeepseekV3;
   // head_dim: given (and not null) wins; Qwen3Config defaults to 128, the others derive it.
-  FERRITE_ASSIGN_OR_RETURN(bool has_head_dim, read_int(j, c, "head_dim", &cfg->head_dim));
-  if (has_head_dim) {
+  // DeepSeek's is the rotary part of its MLA heads.
+  bool has_head_dim = false;
+  if (!deepseek) {
+    FERRITE_ASSIGN_OR_RETURN(has_head_dim, read_int(j, c, "head_dim", &cfg->head_dim));
+  }
+  if (deepseek) {
+    FERRITE_RETURN_IF_ERROR(parse_mla(j, c, family, cfg));
+  } else if (has_head_dim) {
     FERRITE_RETURN_IF_ERROR(optional_positive_int(j, c, "head_dim", &cfg->head_dim));
   } else if (family == Family::kQwen3) {
     cfg->head_dim = 128;
@@ -502,6 +628,14 @@ Status parse_into(const json& j, const std::string& path, ModelConfig* cfg) {
     case Family::kMixtral:
       cfg->attention_bias = cfg->o_proj_bias = cfg->mlp_bias = false;
       break;
+    case Family::kDeepseekV2:
+    case Family::kDeepseekV3:
+      // attention_bias: q_a_proj, kv_a_proj_with_mqa and o_proj (q_proj, q_b_proj, kv_b_proj never).
+      cfg->attention_bias = cfg->o_proj_bias = attention_bias;
+      if (family == Family::kDeepseekV2 && mlp_bias)
+        return unimplemented(path + ": field 'mlp_bias': biased MLPs are not supported for DeepseekV2ForCausalLM");
+      cfg->mlp_bias = false;
+      break;
     case Family::kQwen2Moe: {
       bool qkv_bias = true;
       FERRITE_RETURN_IF_ERROR(read_bool(j, c, "qkv_bias", &qkv_bias).status());
@@ -511,7 +645,11 @@ Status parse_into(const json& j, const std::string& path, ModelConfig* cfg) {
       break;
     }
   }
-  FERRITE_RETURN_IF_ERROR(parse_moe(j, c, family, cfg));
+  if (deepseek) {
+    FERRITE_RETURN_IF_ERROR(parse_deepseek_moe(j, c, family, cfg));
+  } else {
+    FERRITE_RETURN_IF_ERROR(parse_moe(j, c, family, cfg));
+  }
 
   cfg->hidden_act = "silu";
   FERRITE_RETURN_IF_ERROR(read_string(j, c, "hidden_act", &cfg->hidden_act).status());
@@ -562,6 +700,7 @@ bool ModelConfig::layer_uses_sliding_window(std::int64_t layer) const {
 
 bool ModelConfig::layer_is_sparse(std::int64_t layer) const {
   if (num_experts <= 0) return false;
+  if (is_mla()) return layer >= first_k_dense_replace && layer % moe_layer_freq == 0;
   for (std::int64_t l : mlp_only_layers)
     if (l == layer) return false;
   return (layer + 1) % decoder_sparse_step == 0;

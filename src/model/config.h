@@ -13,6 +13,8 @@
 namespace ferrite::model {
 
 enum class RopeType { kDefault, kLinear, kDynamic, kLlama3, kYarn };
+enum class RouterScoring { kSoftmax, kSigmoid };
+enum class GroupScore { kMax, kTop2Sum };
 
 struct RopeScaling {
   RopeType type = RopeType::kDefault;
@@ -74,6 +76,36 @@ struct ModelConfig {
   std::int64_t shared_expert_intermediate_size = 0;  // Qwen2-MoE's sigmoid-gated shared expert; 0: none
   std::int64_t decoder_sparse_step = 1;
   std::vector<std::int64_t> mlp_only_layers;
+
+  // DeepSeek-V2/V3 routing (moe.h): scores are softmax (V2) or sigmoid (V3) of the router logits;
+  // experts come in num_expert_groups groups, each scored by its best score (kMax, V2's
+  // group_limited_greedy) or the sum of its two best (kTop2Sum, V3); only the best topk_groups
+  // groups are eligible. V3 selects by score + e_score_correction_bias but weighs by the score.
+  // The weights are renormalised when norm_topk_prob (V3 only; transformers' V2 ignores the flag),
+  // then multiplied by routed_scaling_factor. Other families keep the defaults (softmax, 1 group).
+  RouterScoring router_scoring = RouterScoring::kSoftmax;
+  GroupScore group_score = GroupScore::kMax;
+  std::int64_t num_expert_groups = 1;
+  std::int64_t topk_groups = 1;
+  bool score_correction_bias = false;
+  double routed_scaling_factor = 1.0;
+  // DeepSeek's shared experts: one ungated MLP of n_shared_experts * moe_intermediate_size.
+  std::int64_t n_shared_experts = 0;
+  // DeepSeek: layers below first_k_dense_replace are dense; after that, every moe_layer_freq-th.
+  std::int64_t first_k_dense_replace = 0;
+  std::int64_t moe_layer_freq = 1;
+
+  // Multi-head latent attention (DeepSeek-V2/V3); kv_lora_rank > 0 marks an MLA model. Per head,
+  // q and k are [qk_nope_head_dim | qk_rope_head_dim] and v is v_head_dim; K and V come from one
+  // per-token latent of kv_lora_rank (after kv_a_layernorm) and one shared rope key, which is what
+  // the KV cache holds. head_dim is qk_rope_head_dim (the rotary dimension), as in transformers.
+  std::int64_t q_lora_rank = 0;  // 0: a plain q_proj
+  std::int64_t kv_lora_rank = 0;
+  std::int64_t qk_nope_head_dim = 0;
+  std::int64_t qk_rope_head_dim = 0;
+  std::int64_t v_head_dim = 0;
+  bool rope_interleave = false;  // rotate (x0, x1), (x2, x3), ... pairs (V2 always, V3 by default)
+  bool is_mla() const { return kv_lora_rank > 0; }
 
   // Whether `layer`'s MLP is a mixture of experts.
   bool layer_is_sparse(std::int64_t layer) const;

@@ -24,6 +24,8 @@ const Architecture kArchitectures[] = {
     {"MixtralForCausalLM", make_llama_family, llama_family_parameter_count},
     {"Qwen2MoeForCausalLM", make_llama_family, llama_family_parameter_count},
     {"Qwen3MoeForCausalLM", make_llama_family, llama_family_parameter_count},
+    {"DeepseekV2ForCausalLM", make_deepseek_family, deepseek_family_parameter_count},
+    {"DeepseekV3ForCausalLM", make_deepseek_family, deepseek_family_parameter_count},
 };
 
 class FileWeightSource final : public WeightSource {
@@ -51,9 +53,17 @@ Result<LoadFormat> parse_load_format(const std::string& s) {
   return invalid_argument("unknown load format '" + s + "' (expected auto, safetensors or dummy)");
 }
 
-std::int64_t CausalLM::kv_bytes_per_token() const {
-  return 2 * config_.num_hidden_layers * config_.num_key_value_heads * config_.head_dim *
-         static_cast<std::int64_t>(sizeof(float));
+std::int64_t kv_cache_bytes_per_token(const ModelConfig& c) {
+  const std::int64_t per_layer =
+      c.is_mla() ? c.kv_lora_rank + c.qk_rope_head_dim : 2 * c.num_key_value_heads * c.head_dim;
+  return c.num_hidden_layers * per_layer * static_cast<std::int64_t>(sizeof(float));
+}
+
+std::int64_t CausalLM::kv_bytes_per_token() const { return kv_cache_bytes_per_token(config_); }
+
+std::string CausalLM::kv_cache_layout() const {
+  return "K and V: " + std::to_string(config_.num_key_value_heads) + " kv heads x " + std::to_string(config_.head_dim) +
+         " dims, f32";
 }
 
 KvCache CausalLM::allocate_kv_cache(std::int64_t num_blocks, std::int64_t block_size) const {

@@ -29,12 +29,15 @@ struct ForwardBatch {
 };
 
 // Per-layer K and V pools: [num_blocks, block_size, kv_heads, head_dim] f32 (token-major;
-// the layout kernels/cpu/attention.h reads).
+// the layout kernels/cpu/attention.h reads). Models with multi-head latent attention (DeepSeek)
+// keep one latent pool per layer instead, [num_blocks, block_size, kv_lora_rank + qk_rope_head_dim]
+// (kernels/cpu/mla.h), and leave k and v empty.
 struct KvCache {
   std::int64_t num_blocks = 0;
   std::int64_t block_size = 16;
   std::vector<backend::Tensor> k;
   std::vector<backend::Tensor> v;
+  std::vector<backend::Tensor> latent;
 };
 
 enum class LoadFormat { kAuto, kSafetensors, kDummy };
@@ -58,10 +61,12 @@ class CausalLM {
   backend::DType weight_dtype() const { return weight_dtype_; }
   std::int64_t num_parameters() const { return num_parameters_; }
   std::size_t weight_bytes() const { return weight_bytes_; }
-  // KV-cache bytes one token takes over all layers.
-  std::int64_t kv_bytes_per_token() const;
+  // KV-cache bytes one token takes over all layers (the engine sizes its block pool by this).
+  virtual std::int64_t kv_bytes_per_token() const;
+  // What one token's cache entry holds, per layer, for logs (e.g. "K and V: 8 heads x 128 dims").
+  virtual std::string kv_cache_layout() const;
 
-  KvCache allocate_kv_cache(std::int64_t num_blocks, std::int64_t block_size) const;
+  virtual KvCache allocate_kv_cache(std::int64_t num_blocks, std::int64_t block_size) const;
 
   // Runs the batch; returns logits [sample_rows, vocab] (f32, host). Validates token ids and the
   // batch shape (a bad batch is an error, never an out-of-bounds access).
@@ -95,6 +100,10 @@ std::unique_ptr<WeightSource> make_dummy_weight_source(std::uint64_t seed);
 // Builds a model of a registered architecture (the table in model.cpp) from its weights.
 using ModelFactory = Result<std::unique_ptr<CausalLM>> (*)(const ModelConfig&, WeightSource&, backend::Backend&,
                                                            backend::DType weight_dtype, bool show_progress);
+
+// f32 KV-cache bytes one token takes over all layers, from the config alone: K and V per KV head,
+// or for multi-head latent attention the latent and the rope key (kv_lora_rank + qk_rope_head_dim).
+std::int64_t kv_cache_bytes_per_token(const ModelConfig& config);
 
 // Parameters of a checkpoint with this configuration, computed from the config alone.
 Result<std::int64_t> parameter_count(const ModelConfig& config);

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "model/safetensors.h"
 #include "test_util.h"
 #include "unit/model/bad_model_dirs.h"
 
@@ -146,6 +147,25 @@ TEST(InfoCli, DescribesModel) {
   EXPECT_EQ(j.at("parameters").get<std::int64_t>(), written);
   EXPECT_EQ(j.at("dtype"), "float32");
   fs::remove_all(dir);
+}
+
+// DeepSeek: the parameter count is every tensor in the fixture's checkpoint (transformers wrote it),
+// and the KV cache per token is the MLA latent and rope key per layer, not per-head K and V.
+TEST(InfoCli, DescribesMlaModel) {
+  const std::string dir = testing::source_dir() + "/tests/data/models/deepseek_v3";
+  const auto r = testing::run_command(testing::ferrite_binary() + " info --model " + dir + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j.at("architecture"), "DeepseekV3ForCausalLM");
+  auto store = model::WeightStore::open(dir);
+  ASSERT_TRUE(store.ok()) << store.status().to_string();
+  std::int64_t written = 0;
+  for (const auto& name : store->names()) written += store->info(name)->shape.numel();
+  EXPECT_EQ(j.at("parameters").get<std::int64_t>(), written);
+  const auto cfg = nlohmann::json::parse(testing::read_text(dir + "/config.json"));
+  EXPECT_EQ(j.at("kv_cache_bytes_per_token").get<double>(),
+            static_cast<double>(cfg.at("num_hidden_layers").get<std::int64_t>() *
+                                (cfg.at("kv_lora_rank").get<std::int64_t>() + cfg.at("qk_rope_head_dim").get<std::int64_t>()) * 4));
 }
 
 TEST(GenerateCli, DummyWeightsAreDeterministic) {

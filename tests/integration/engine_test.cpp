@@ -23,7 +23,8 @@ namespace fs = std::filesystem;
 
 TEST(Engine, MatchesTransformersGreedyOnFixtures) {
   for (const std::string name :
-       {"llama", "qwen3", "qwen2_swa", "mistral_swa", "llama_bf16", "mixtral", "qwen2_moe", "qwen3_moe"}) {
+       {"llama", "qwen3", "qwen2_swa", "mistral_swa", "llama_bf16", "mixtral", "qwen2_moe", "qwen3_moe", "deepseek_v2",
+        "deepseek_v3"}) {
     const std::string dir = fixture(name);
     const auto ref = nlohmann::json::parse(testing::read_text(dir + "/reference.json"));
     auto engine = make_engine(base_config(dir));
@@ -124,6 +125,38 @@ TEST(Engine, MoeGreedyOutputIndependentOfBatchChunkingPreemptionAndPrefixCache) 
     SCOPED_TRACE(name);
     check_greedy_invariance(fixture(name));
   }
+}
+
+// DeepSeek: the latent KV cache (MLA) under batching, chunking, preemption and prefix caching, and
+// the grouped router with a score-correction bias.
+TEST(Engine, DeepseekGreedyOutputIndependentOfBatchChunkingPreemptionAndPrefixCache) {
+  for (const char* name : {"deepseek_v2", "deepseek_v3"}) {
+    SCOPED_TRACE(name);
+    check_greedy_invariance(fixture(name));
+  }
+}
+
+// The KV budget buys blocks by the model's bytes per token: an MLA model stores its latent and rope
+// key per layer, not per-head K and V.
+TEST(Engine, MlaKvCacheIsSizedByTheLatent) {
+  const std::string dir = fixture("deepseek_v3");
+  const auto cfg = nlohmann::json::parse(testing::read_text(dir + "/config.json"));
+  const std::int64_t latent_bytes = cfg.at("num_hidden_layers").get<std::int64_t>() *
+                                    (cfg.at("kv_lora_rank").get<std::int64_t>() + cfg.at("qk_rope_head_dim").get<std::int64_t>()) * 4;
+  const std::int64_t expanded_bytes = cfg.at("num_hidden_layers").get<std::int64_t>() *
+                                      cfg.at("num_attention_heads").get<std::int64_t>() *
+                                      (cfg.at("qk_nope_head_dim").get<std::int64_t>() + cfg.at("qk_rope_head_dim").get<std::int64_t>() +
+                                       cfg.at("v_head_dim").get<std::int64_t>()) * 4;
+  EngineConfig c = base_config(dir);
+  c.num_kv_blocks = 0;
+  c.kv_cache_memory_bytes = 4 << 20;
+  auto engine = make_engine(c);
+  ASSERT_TRUE(engine);
+  const std::int64_t block = engine->model_info().block_size;
+  EXPECT_EQ(engine->model_info().num_kv_blocks, c.kv_cache_memory_bytes / (block * latent_bytes));
+  EXPECT_GT(engine->model_info().num_kv_blocks, 4 * (c.kv_cache_memory_bytes / (block * expanded_bytes)));
+  const Output o = drain(**engine->submit(greedy({5, 6, 7}, 4)));
+  EXPECT_EQ(o.tokens[0].size(), 4u);
 }
 
 TEST(Engine, PrefixCacheHitIsReportedInUsage) {

@@ -215,7 +215,7 @@ TEST(MoeModels, FusedExpertLayoutLoadsTheSameModel) {
 // --load-format dummy builds every MoE architecture from config.json alone, with the parameter
 // count the architecture table predicts, and keeps the batch invariance.
 TEST(MoeModels, DummyWeights) {
-  for (const char* name : {"mixtral", "qwen2_moe", "qwen3_moe"}) {
+  for (const char* name : {"mixtral", "qwen2_moe", "qwen3_moe", "deepseek_v2", "deepseek_v3"}) {
     SCOPED_TRACE(name);
     auto backend = backend::make_cpu_backend(2);
     model::LoadOptions opts;

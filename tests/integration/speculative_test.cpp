@@ -21,7 +21,8 @@
 namespace ferrite {
 namespace {
 
-const char* const kFixtures[] = {"llama", "qwen3", "qwen2_swa", "mistral_swa", "llama_bf16", "mixtral", "qwen2_moe", "qwen3_moe"};
+const char* const kFixtures[] = {"llama",   "qwen3",     "qwen2_swa", "mistral_swa", "llama_bf16",
+                                 "mixtral", "qwen2_moe", "qwen3_moe", "deepseek_v2", "deepseek_v3"};
 
 SpeculativeConfig ngram(std::int32_t k = 4, std::int32_t lo = 1, std::int32_t hi = 3) {
   SpeculativeConfig s;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -74,6 +75,128 @@ TEST(MoeRouter, TiesGoToLowerId) {
   moe_topk_softmax(logits.data(), 2, 6, 3, false, ids.data(), wts.data());
   EXPECT_EQ(ids, (std::vector<std::int32_t>{1, 2, 4, 0, 1, 2}));
   EXPECT_FLOAT_EQ(wts[3], 1.0f / 6.0f);
+}
+
+// Reference grouped router, written the way transformers' DeepSeek routers are: scores, biased
+// choice scores, group scores (max, or sum of the top 2 by a full sort), the kept groups by a stable
+// sort, non-kept experts masked to -inf, then the top k by a stable sort; in double precision.
+void reference_grouped(const std::vector<float>& logits, std::int64_t t_n, const MoeGroupedRouting& r,
+                       std::vector<std::int32_t>* ids, std::vector<double>* wts) {
+  const std::int64_t e_n = r.num_experts, per = e_n / r.num_groups;
+  for (std::int64_t t = 0; t < t_n; ++t) {
+    const float* l = logits.data() + t * e_n;
+    std::vector<double> score(static_cast<std::size_t>(e_n)), choice(score.size());
+    if (r.scoring == MoeScoring::kSoftmax) {
+      const double mx = *std::max_element(l, l + e_n);
+      double sum = 0;
+      for (std::int64_t e = 0; e < e_n; ++e) sum += std::exp(l[e] - mx);
+      for (std::int64_t e = 0; e < e_n; ++e) score[static_cast<std::size_t>(e)] = std::exp(l[e] - mx) / sum;
+    } else {
+      for (std::int64_t e = 0; e < e_n; ++e) score[static_cast<std::size_t>(e)] = 1.0 / (1.0 + std::exp(-static_cast<double>(l[e])));
+    }
+    for (std::int64_t e = 0; e < e_n; ++e)
+      choice[static_cast<std::size_t>(e)] = score[static_cast<std::size_t>(e)] + (r.correction_bias ? r.correction_bias[e] : 0.0);
+    std::vector<double> gs(static_cast<std::size_t>(r.num_groups));
+    for (std::int64_t g = 0; g < r.num_groups; ++g) {
+      std::vector<double> c(choice.begin() + g * per, choice.begin() + (g + 1) * per);
+      std::sort(c.begin(), c.end(), std::greater<>());
+      gs[static_cast<std::size_t>(g)] = r.group_score == MoeGroupScore::kMax ? c[0] : c[0] + c[1];
+    }
+    std::vector<std::int64_t> gorder(gs.size());
+    std::iota(gorder.begin(), gorder.end(), 0);
+    std::stable_sort(gorder.begin(), gorder.end(), [&](std::int64_t a, std::int64_t b) { return gs[static_cast<std::size_t>(a)] > gs[static_cast<std::size_t>(b)]; });
+    std::vector<bool> keep(gs.size(), false);
+    for (std::int64_t j = 0; j < r.topk_groups; ++j) keep[static_cast<std::size_t>(gorder[static_cast<std::size_t>(j)])] = true;
+    for (std::int64_t e = 0; e < e_n; ++e)
+      if (!keep[static_cast<std::size_t>(e / per)]) choice[static_cast<std::size_t>(e)] = -INFINITY;
+    std::vector<std::int32_t> order(static_cast<std::size_t>(e_n));
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](std::int32_t a, std::int32_t b) { return choice[static_cast<std::size_t>(a)] > choice[static_cast<std::size_t>(b)]; });
+    double s = 0;
+    for (std::int64_t j = 0; j < r.top_k; ++j) s += score[static_cast<std::size_t>(order[static_cast<std::size_t>(j)])];
+    for (std::int64_t j = 0; j < r.top_k; ++j) {
+      ids->push_back(order[static_cast<std::size_t>(j)]);
+      wts->push_back(score[static_cast<std::size_t>(order[static_cast<std::size_t>(j)])] / (r.renormalize ? s : 1.0) * r.routed_scaling);
+    }
+  }
+}
+
+TEST(MoeGroupedRouter, MatchesReference) {
+  std::mt19937 rng(13);
+  struct Case {
+    std::int64_t t, e, groups, keep, k;
+    MoeScoring scoring;
+    MoeGroupScore group_score;
+    bool bias, renorm;
+    float scaling;
+  };
+  const std::vector<Case> cases = {
+      // DeepSeek-V2 group_limited_greedy (softmax, group max, no renormalisation, scaled)
+      {17, 8, 4, 2, 3, MoeScoring::kSoftmax, MoeGroupScore::kMax, false, false, 2.0f},
+      {5, 160, 8, 3, 6, MoeScoring::kSoftmax, MoeGroupScore::kMax, false, false, 16.0f},
+      // DeepSeek-V2 greedy (one group)
+      {9, 64, 1, 1, 6, MoeScoring::kSoftmax, MoeGroupScore::kMax, false, false, 1.0f},
+      // DeepSeek-V3 noaux_tc (sigmoid, biased choice, top-2-sum groups, renormalised, scaled)
+      {23, 16, 4, 2, 3, MoeScoring::kSigmoid, MoeGroupScore::kTop2Sum, true, true, 2.5f},
+      {4, 256, 8, 4, 8, MoeScoring::kSigmoid, MoeGroupScore::kTop2Sum, true, true, 2.5f},
+      {6, 16, 4, 4, 16, MoeScoring::kSigmoid, MoeGroupScore::kTop2Sum, true, false, 1.0f},  // k = E
+      {3, 8, 8, 1, 1, MoeScoring::kSoftmax, MoeGroupScore::kMax, false, true, 1.0f},        // groups of 1
+  };
+  for (const Case& c : cases) {
+    const auto logits = random_vec(static_cast<std::size_t>(c.t * c.e), rng, 2.0f);
+    const auto bias = random_vec(static_cast<std::size_t>(c.e), rng, 0.3f);
+    MoeGroupedRouting r;
+    r.num_experts = c.e;
+    r.top_k = c.k;
+    r.scoring = c.scoring;
+    r.num_groups = c.groups;
+    r.topk_groups = c.keep;
+    r.group_score = c.group_score;
+    r.correction_bias = c.bias ? bias.data() : nullptr;
+    r.renormalize = c.renorm;
+    r.routed_scaling = c.scaling;
+    std::vector<std::int32_t> ids(static_cast<std::size_t>(c.t * c.k));
+    std::vector<float> wts(ids.size());
+    moe_route_grouped(logits.data(), c.t, r, ids.data(), wts.data());
+    std::vector<std::int32_t> want_ids;
+    std::vector<double> want_wts;
+    reference_grouped(logits, c.t, r, &want_ids, &want_wts);
+    EXPECT_EQ(ids, want_ids) << "T=" << c.t << " E=" << c.e << " groups=" << c.groups << " k=" << c.k;
+    for (std::size_t i = 0; i < wts.size(); ++i) EXPECT_NEAR(wts[i], want_wts[i], 1e-6 * c.scaling) << i;
+    // The chosen experts come from at most topk_groups groups.
+    for (std::int64_t t = 0; t < c.t; ++t) {
+      std::vector<std::int64_t> g;
+      for (std::int64_t j = 0; j < c.k; ++j) g.push_back(ids[static_cast<std::size_t>(t * c.k + j)] / (c.e / c.groups));
+      std::sort(g.begin(), g.end());
+      EXPECT_LE(std::unique(g.begin(), g.end()) - g.begin(), c.keep);
+    }
+  }
+}
+
+// The correction bias steers the choice but never the weight: a large bias on one expert makes it
+// chosen by every token, with its plain sigmoid score as weight.
+TEST(MoeGroupedRouter, BiasSelectsButDoesNotWeigh) {
+  std::mt19937 rng(3);
+  const std::int64_t t_n = 6, e_n = 8;
+  const auto logits = random_vec(static_cast<std::size_t>(t_n * e_n), rng, 2.0f);
+  std::vector<float> bias(e_n, 0.f);
+  bias[5] = 10.f;
+  MoeGroupedRouting r;
+  r.num_experts = e_n;
+  r.top_k = 2;
+  r.scoring = MoeScoring::kSigmoid;
+  r.num_groups = 2;
+  r.topk_groups = 1;
+  r.group_score = MoeGroupScore::kTop2Sum;
+  r.correction_bias = bias.data();
+  std::vector<std::int32_t> ids(static_cast<std::size_t>(t_n * 2));
+  std::vector<float> wts(ids.size());
+  moe_route_grouped(logits.data(), t_n, r, ids.data(), wts.data());
+  for (std::int64_t t = 0; t < t_n; ++t) {
+    EXPECT_EQ(ids[static_cast<std::size_t>(t * 2)], 5);
+    EXPECT_GE(ids[static_cast<std::size_t>(t * 2 + 1)], 4);  // the other one from expert 5's group
+    EXPECT_FLOAT_EQ(wts[static_cast<std::size_t>(t * 2)], 1.0f / (1.0f + std::exp(-logits[static_cast<std::size_t>(t * e_n + 5)])));
+  }
 }
 
 // Row-major [n, k] f32 weights rounded to `type`, packed; also returns the rounded f32 values.

@@ -13,4 +13,11 @@ Result<std::unique_ptr<CausalLM>> make_llama_family(const ModelConfig& config, W
 // Number of parameters a checkpoint of this configuration holds (tied embeddings counted once).
 std::int64_t llama_family_parameter_count(const ModelConfig& config);
 
+// DeepseekV2ForCausalLM and DeepseekV3ForCausalLM: multi-head latent attention over a latent KV
+// cache, and DeepSeek's mixture of experts (grouped routing, shared experts).
+Result<std::unique_ptr<CausalLM>> make_deepseek_family(const ModelConfig& config, WeightSource& weights,
+                                                       backend::Backend& backend, backend::DType weight_dtype,
+                                                       bool show_progress);
+std::int64_t deepseek_family_parameter_count(const ModelConfig& config);
+
 }  // namespace ferrite::model

@@ -50,6 +50,22 @@ Status SparseMoeBlock::load(WeightSource& w, backend::Backend& be, const ModelCo
   const std::string moe = use_fused ? fused : per_expert;
 
   FERRITE_ASSIGN_OR_RETURN(router_, load_linear(w, be, moe + ".gate.weight", e_n, h, dtype, params, bytes));
+  grouped_ = c.architecture == "DeepseekV2ForCausalLM" || c.architecture == "DeepseekV3ForCausalLM";
+  if (grouped_) {
+    routing_.top_k = top_k_;
+    routing_.sigmoid = c.router_scoring == RouterScoring::kSigmoid;
+    routing_.num_groups = c.num_expert_groups;
+    routing_.topk_groups = c.topk_groups;
+    routing_.group_top2_sum = c.group_score == GroupScore::kTop2Sum;
+    routing_.renormalize = c.norm_topk_prob;
+    routing_.routed_scaling = static_cast<float>(c.routed_scaling_factor);
+    if (c.score_correction_bias) {
+      FERRITE_ASSIGN_OR_RETURN(Tensor b, w.get(moe + ".gate.e_score_correction_bias", Shape{e_n}, DType::kF32));
+      correction_bias_ = be.upload(b.clone());
+      *params += e_n;
+      *bytes += correction_bias_.nbytes();
+    }
+  }
   std::vector<Tensor> gate_up, down;
   if (use_fused) {
     FERRITE_ASSIGN_OR_RETURN(Tensor gu, w.get(fused + ".experts.gate_up_proj", Shape{e_n, 2 * inter, h}, dtype));
@@ -73,7 +89,19 @@ Status SparseMoeBlock::load(WeightSource& w, backend::Backend& be, const ModelCo
   *params += e_n * 3 * h * inter;
   *bytes += experts_.bytes();
 
+  if (grouped_ && c.n_shared_experts > 0) {
+    // DeepSeek: shared_experts, one plain MLP of n_shared_experts * moe_intermediate_size, no gate.
+    shared_ = true;
+    const std::int64_t s = c.n_shared_experts * inter;
+    const std::string p = layer + ".mlp.shared_experts";
+    FERRITE_ASSIGN_OR_RETURN(shared_gate_proj_,
+                             load_linear(w, be, p + ".gate_proj.weight", s, h, dtype, params, bytes));
+    FERRITE_ASSIGN_OR_RETURN(shared_up_, load_linear(w, be, p + ".up_proj.weight", s, h, dtype, params, bytes));
+    FERRITE_ASSIGN_OR_RETURN(shared_down_, load_linear(w, be, p + ".down_proj.weight", h, s, dtype, params, bytes));
+    return ok_status();
+  }
   shared_ = c.shared_expert_intermediate_size > 0;
+  shared_gated_ = shared_;
   if (shared_) {
     const std::int64_t s = c.shared_expert_intermediate_size;
     const std::string p = layer + ".mlp.shared_expert";
@@ -92,7 +120,10 @@ void SparseMoeBlock::forward(backend::Backend& be, const Tensor& x, Tensor& out)
   be.linear(x, router_, logits);
   Tensor ids = be.empty(Shape{t, top_k_}, DType::kI32);
   Tensor weights = be.empty(Shape{t, top_k_}, DType::kF32);
-  be.moe_route(logits, top_k_, renormalize_, ids, weights);
+  if (grouped_)
+    be.moe_route_grouped(logits, routing_, correction_bias_, ids, weights);
+  else
+    be.moe_route(logits, top_k_, renormalize_, ids, weights);
   be.moe_experts(x, ids, weights, experts_, out);
   if (shared_) {
     const std::int64_t s = shared_up_.n;
@@ -102,6 +133,10 @@ void SparseMoeBlock::forward(backend::Backend& be, const Tensor& x, Tensor& out)
     be.silu_mul(g, u, g);
     Tensor y = be.empty(Shape{t, x.dim(1)}, DType::kF32);
     be.linear(g, shared_down_, y);
+    if (!shared_gated_) {
+      be.add(out, y);
+      return;
+    }
     Tensor gate = be.empty(Shape{t, 1}, DType::kF32);
     be.linear(x, shared_gate_, gate);
     be.add_sigmoid_gated(out, y, gate);
@@ -112,6 +147,8 @@ std::int64_t sparse_moe_parameter_count(const ModelConfig& c) {
   const std::int64_t h = c.hidden_size, s = c.shared_expert_intermediate_size;
   std::int64_t n = c.num_experts * h + c.num_experts * 3 * h * c.moe_intermediate_size;
   if (s > 0) n += 3 * h * s + h;
+  n += 3 * h * c.n_shared_experts * c.moe_intermediate_size;  // DeepSeek's ungated shared experts
+  if (c.score_correction_bias) n += c.num_experts;
   return n;
 }
 

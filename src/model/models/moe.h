@@ -3,6 +3,9 @@
 //   probs = softmax(router(x));  ids, w = top-k(probs), renormalised when norm_topk_prob
 //   out = sum_j w_j * down_e(silu(gate_e(x)) * up_e(x)),  e = ids_j
 //   Qwen2-MoE adds  sigmoid(shared_expert_gate(x)) * shared_expert(x)
+// DeepSeek-V2/V3 route with Backend::moe_route_grouped (groups, sigmoid scores with a correction
+// bias, routed scaling; ModelConfig describes the options) and add an ungated shared_experts MLP of
+// n_shared_experts * moe_intermediate_size.
 // Checkpoint layouts accepted: one tensor per expert (Hub checkpoints, and what transformers 5
 // save_pretrained writes), Mixtral's block_sparse_moe.experts.{e}.w1/w3/w2 and Qwen's
 // mlp.experts.{e}.gate_proj/up_proj/down_proj; or transformers 5's fused in-memory form,
@@ -28,9 +31,13 @@ class SparseMoeBlock {
  private:
   std::int64_t top_k_ = 0;
   bool renormalize_ = false;
+  bool grouped_ = false;  // DeepSeek's router
+  backend::MoeRouting routing_;
+  backend::Tensor correction_bias_;  // f32 [E] (DeepSeek-V3), or undefined
   backend::LinearWeight router_;
   backend::MoeWeights experts_;
   bool shared_ = false;
+  bool shared_gated_ = false;  // Qwen2-MoE's sigmoid gate
   backend::LinearWeight shared_gate_proj_, shared_up_, shared_down_, shared_gate_;
 };
 

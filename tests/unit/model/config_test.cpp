@@ -222,6 +222,8 @@ TEST(ConfigTest, RopeVariants) {
   EXPECT_EQ(parse(j)->rotary_dim(), 32);
 }
 
+json deepseek_v3();
+
 TEST(ConfigTest, ModelTypeWithoutArchitectures) {
   json j = mistral();
   j.erase("architectures");
@@ -231,7 +233,10 @@ TEST(ConfigTest, ModelTypeWithoutArchitectures) {
   j = qwen3();
   j.erase("model_type");
   EXPECT_EQ(parse(j)->model_type, "qwen3");
-  EXPECT_EQ(supported_architectures().size(), 7u);
+  EXPECT_EQ(supported_architectures().size(), 9u);
+  j = deepseek_v3();
+  j.erase("architectures");
+  EXPECT_EQ(parse(j)->architecture, "DeepseekV3ForCausalLM");
   j = mistral();
   j.erase("num_key_value_heads");
   EXPECT_EQ(parse(j)->num_key_value_heads, 32);
@@ -695,6 +700,215 @@ TEST(ConfigTest, BadMoeConfigsGiveClearErrors) {
   j["router_jitter_noise"] = 0.1;
   j["output_router_logits"] = true;
   EXPECT_TRUE(parse(j).ok());
+}
+
+// ---- DeepSeek: the config.json files of DeepSeek-V2-Lite and DeepSeek-V3 (quantization_config left out).
+
+json deepseek_v2_lite() {
+  return json::parse(R"({"architectures": ["DeepseekV2ForCausalLM"], "attention_bias": false, "attention_dropout": 0.0, "aux_loss_alpha": 0.001,
+ "bos_token_id": 100000, "eos_token_id": 100001, "first_k_dense_replace": 1, "hidden_act": "silu", "hidden_size": 2048,
+ "initializer_range": 0.02, "intermediate_size": 10944, "kv_lora_rank": 512, "max_position_embeddings": 163840,
+ "model_type": "deepseek_v2", "moe_intermediate_size": 1408, "moe_layer_freq": 1, "n_group": 1, "n_routed_experts": 64,
+ "n_shared_experts": 2, "norm_topk_prob": false, "num_attention_heads": 16, "num_experts_per_tok": 6,
+ "num_hidden_layers": 27, "num_key_value_heads": 16, "pretraining_tp": 1, "q_lora_rank": null, "qk_nope_head_dim": 128,
+ "qk_rope_head_dim": 64, "rms_norm_eps": 1e-06,
+ "rope_scaling": {"beta_fast": 32, "beta_slow": 1, "factor": 40, "mscale": 0.707, "mscale_all_dim": 0.707,
+                  "original_max_position_embeddings": 4096, "type": "yarn"},
+ "rope_theta": 10000, "routed_scaling_factor": 1.0, "scoring_func": "softmax", "seq_aux": true,
+ "tie_word_embeddings": false, "topk_group": 1, "topk_method": "greedy", "torch_dtype": "bfloat16",
+ "use_cache": true, "v_head_dim": 128, "vocab_size": 102400})");
+}
+
+json deepseek_v3() {
+  return json::parse(R"({"architectures": ["DeepseekV3ForCausalLM"], "attention_bias": false, "attention_dropout": 0.0, "bos_token_id": 0,
+ "eos_token_id": 1, "ep_size": 1, "first_k_dense_replace": 3, "hidden_act": "silu", "hidden_size": 7168,
+ "initializer_range": 0.02, "intermediate_size": 18432, "kv_lora_rank": 512, "max_position_embeddings": 163840,
+ "model_type": "deepseek_v3", "moe_intermediate_size": 2048, "moe_layer_freq": 1, "n_group": 8, "n_routed_experts": 256,
+ "n_shared_experts": 1, "norm_topk_prob": true, "num_attention_heads": 128, "num_experts_per_tok": 8,
+ "num_hidden_layers": 61, "num_key_value_heads": 128, "num_nextn_predict_layers": 1, "q_lora_rank": 1536,
+ "qk_nope_head_dim": 128, "qk_rope_head_dim": 64, "rms_norm_eps": 1e-06,
+ "rope_scaling": {"beta_fast": 32, "beta_slow": 1, "factor": 40, "mscale": 1.0, "mscale_all_dim": 1.0,
+                  "original_max_position_embeddings": 4096, "type": "yarn"},
+ "rope_theta": 10000, "routed_scaling_factor": 2.5, "scoring_func": "sigmoid", "tie_word_embeddings": false,
+ "topk_group": 4, "topk_method": "noaux_tc", "torch_dtype": "bfloat16", "use_cache": true, "v_head_dim": 128,
+ "vocab_size": 129280})");
+}
+
+TEST(ConfigTest, DeepseekV2Lite) {
+  auto c = parse(deepseek_v2_lite());
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_TRUE(c->is_mla());
+  EXPECT_EQ(c->q_lora_rank, 0);  // null: a plain q_proj
+  EXPECT_EQ(c->kv_lora_rank, 512);
+  EXPECT_EQ(c->qk_nope_head_dim, 128);
+  EXPECT_EQ(c->qk_rope_head_dim, 64);
+  EXPECT_EQ(c->v_head_dim, 128);
+  EXPECT_EQ(c->head_dim, 64);  // the rotary part, as transformers sets it
+  EXPECT_EQ(c->rotary_dim(), 64);
+  EXPECT_TRUE(c->rope_interleave);
+  EXPECT_EQ(c->num_experts, 64);
+  EXPECT_EQ(c->num_experts_per_tok, 6);
+  EXPECT_EQ(c->n_shared_experts, 2);
+  EXPECT_EQ(c->router_scoring, RouterScoring::kSoftmax);
+  EXPECT_EQ(c->num_expert_groups, 1);  // greedy: no group limit whatever n_group says
+  EXPECT_FALSE(c->norm_topk_prob);
+  EXPECT_FALSE(c->score_correction_bias);
+  EXPECT_DOUBLE_EQ(c->routed_scaling_factor, 1.0);
+  EXPECT_EQ(c->rope_scaling.type, RopeType::kYarn);
+  EXPECT_DOUBLE_EQ(*c->rope_scaling.mscale_all_dim, 0.707);
+  EXPECT_FALSE(c->layer_is_sparse(0));
+  EXPECT_TRUE(c->layer_is_sparse(1) && c->layer_is_sparse(26));
+  EXPECT_EQ(*parameter_count(*c), 15706484224);  // transformers' count on the meta device
+  json j = deepseek_v2_lite();
+  j["topk_method"] = "group_limited_greedy";
+  j["n_group"] = 8;
+  j["topk_group"] = 3;
+  auto g = parse(j);
+  ASSERT_TRUE(g.ok()) << g.status().to_string();
+  EXPECT_EQ(g->num_expert_groups, 8);
+  EXPECT_EQ(g->topk_groups, 3);
+  EXPECT_EQ(g->group_score, GroupScore::kMax);
+  j = deepseek_v2_lite();
+  j["moe_layer_freq"] = 2;  // DeepSeek's own rule: sparse where layer >= first_k_dense_replace and layer % freq == 0
+  EXPECT_FALSE(parse(j)->layer_is_sparse(1));
+  EXPECT_TRUE(parse(j)->layer_is_sparse(2));
+  j = deepseek_v2_lite();
+  j.erase("q_lora_rank");  // transformers' default
+  EXPECT_EQ(parse(j)->q_lora_rank, 1536);
+}
+
+TEST(ConfigTest, DeepseekV3) {
+  auto c = parse(deepseek_v3());
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_EQ(c->q_lora_rank, 1536);
+  EXPECT_EQ(c->num_experts, 256);
+  EXPECT_EQ(c->num_experts_per_tok, 8);
+  EXPECT_EQ(c->n_shared_experts, 1);
+  EXPECT_EQ(c->router_scoring, RouterScoring::kSigmoid);
+  EXPECT_EQ(c->group_score, GroupScore::kTop2Sum);
+  EXPECT_EQ(c->num_expert_groups, 8);
+  EXPECT_EQ(c->topk_groups, 4);
+  EXPECT_TRUE(c->score_correction_bias);
+  EXPECT_TRUE(c->norm_topk_prob);
+  EXPECT_DOUBLE_EQ(c->routed_scaling_factor, 2.5);
+  EXPECT_TRUE(c->rope_interleave);
+  EXPECT_FALSE(c->layer_is_sparse(2));
+  EXPECT_TRUE(c->layer_is_sparse(3) && c->layer_is_sparse(60));
+  // transformers' count on the meta device, with the 58 e_score_correction_bias buffers (in the checkpoint).
+  EXPECT_EQ(*parameter_count(*c), 671026419200);
+  json j = deepseek_v3();
+  j["rope_interleave"] = false;
+  EXPECT_FALSE(parse(j)->rope_interleave);
+  for (const char* key : {"n_group", "topk_group", "first_k_dense_replace", "routed_scaling_factor", "norm_topk_prob",
+                          "topk_method", "scoring_func", "n_shared_experts"})
+    j.erase(key);  // DeepseekV3Config's defaults are V3's values
+  auto d = parse(j);
+  ASSERT_TRUE(d.ok()) << d.status().to_string();
+  EXPECT_EQ(d->num_expert_groups, 8);
+  EXPECT_EQ(d->topk_groups, 4);
+  EXPECT_EQ(d->first_k_dense_replace, 3);
+  EXPECT_TRUE(d->norm_topk_prob);
+  EXPECT_DOUBLE_EQ(d->routed_scaling_factor, 2.5);
+}
+
+TEST(ConfigTest, BadDeepseekConfigsGiveClearErrors) {
+  const std::vector<BadConfig> cases = {
+      {"no kv_lora_rank", deepseek_v3, [](json& j) { j.erase("kv_lora_rank"); }, {"missing required field 'kv_lora_rank'"}},
+      {"null kv_lora_rank",
+       deepseek_v2_lite,
+       [](json& j) { j["kv_lora_rank"] = nullptr; },
+       {"missing required field 'kv_lora_rank'"}},
+      {"no qk_rope_head_dim",
+       deepseek_v2_lite,
+       [](json& j) { j.erase("qk_rope_head_dim"); },
+       {"missing required field 'qk_rope_head_dim'"}},
+      {"odd rope dim", deepseek_v3, [](json& j) { j["qk_rope_head_dim"] = 63; }, {"'qk_rope_head_dim'", "even"}},
+      {"no v_head_dim", deepseek_v3, [](json& j) { j.erase("v_head_dim"); }, {"missing required field 'v_head_dim'"}},
+      {"q_lora_rank zero", deepseek_v3, [](json& j) { j["q_lora_rank"] = 0; }, {"'q_lora_rank'", "positive"}},
+      {"grouped kv heads",
+       deepseek_v3,
+       [](json& j) { j["num_key_value_heads"] = 16; },
+       {"'num_key_value_heads'", "16 differs from num_attention_heads (128)"}},
+      {"no experts", deepseek_v3, [](json& j) { j.erase("n_routed_experts"); }, {"missing required field 'n_routed_experts'"}},
+      {"expert aliases disagree",
+       deepseek_v2_lite,
+       [](json& j) { j["num_experts"] = 32; },
+       {"'num_experts'", "32 disagrees with n_routed_experts (64)"}},
+      {"top-k above experts",
+       deepseek_v2_lite,
+       [](json& j) { j["num_experts_per_tok"] = 65; },
+       {"'num_experts_per_tok'", "65 is more than n_routed_experts (64)"}},
+      {"no moe size",
+       deepseek_v3,
+       [](json& j) { j.erase("moe_intermediate_size"); },
+       {"missing required field 'moe_intermediate_size'"}},
+      {"n_group does not divide",
+       deepseek_v3,
+       [](json& j) { j["n_group"] = 7; },
+       {"'n_group'", "7 does not divide n_routed_experts (256)"}},
+      {"topk_group above n_group",
+       deepseek_v3,
+       [](json& j) { j["topk_group"] = 9; },
+       {"'topk_group'", "9 is more than n_group (8)"}},
+      {"groups of one for top-2 scoring",
+       deepseek_v3,
+       [](json& j) {
+         j["n_group"] = 256;
+         j["topk_group"] = 8;
+       },
+       {"'n_group'", "fewer than 2 experts per group"}},
+      {"top-k above the kept groups",
+       deepseek_v3,
+       [](json& j) {
+         j["topk_group"] = 1;
+         j["num_experts_per_tok"] = 33;
+       },
+       {"'num_experts_per_tok'", "33 is more than the 32 experts of topk_group (1) groups"}},
+      {"group_limited_greedy without n_group",
+       deepseek_v2_lite,
+       [](json& j) {
+         j["topk_method"] = "group_limited_greedy";
+         j.erase("n_group");
+       },
+       {"missing required field 'n_group'"}},
+      {"unknown topk_method",
+       deepseek_v2_lite,
+       [](json& j) { j["topk_method"] = "noaux_tc"; },
+       {"'topk_method'", "'noaux_tc'", "greedy, group_limited_greedy"},
+       StatusCode::kUnimplemented},
+      {"v3 topk_method",
+       deepseek_v3,
+       [](json& j) { j["topk_method"] = "greedy"; },
+       {"'topk_method'", "'greedy'", "noaux_tc"},
+       StatusCode::kUnimplemented},
+      {"v2 sigmoid",
+       deepseek_v2_lite,
+       [](json& j) { j["scoring_func"] = "sigmoid"; },
+       {"'scoring_func'", "'sigmoid'"},
+       StatusCode::kUnimplemented},
+      {"v3 softmax",
+       deepseek_v3,
+       [](json& j) { j["scoring_func"] = "softmax"; },
+       {"'scoring_func'", "'softmax'"},
+       StatusCode::kUnimplemented},
+      {"v2 renormalised",
+       deepseek_v2_lite,
+       [](json& j) { j["norm_topk_prob"] = true; },
+       {"'norm_topk_prob'"},
+       StatusCode::kUnimplemented},
+      {"negative dense layers",
+       deepseek_v3,
+       [](json& j) { j["first_k_dense_replace"] = -1; },
+       {"'first_k_dense_replace'", "negative"}},
+      {"moe_layer_freq zero", deepseek_v3, [](json& j) { j["moe_layer_freq"] = 0; }, {"'moe_layer_freq'", "positive"}},
+      {"scaling zero", deepseek_v3, [](json& j) { j["routed_scaling_factor"] = 0; }, {"'routed_scaling_factor'", "> 0"}},
+      {"v2 mlp bias",
+       deepseek_v2_lite,
+       [](json& j) { j["mlp_bias"] = true; },
+       {"'mlp_bias'"},
+       StatusCode::kUnimplemented},
+  };
+  expect_bad_configs(cases);
 }
 
 }  // namespace
