@@ -170,6 +170,18 @@ StepPlan Scheduler::schedule() {
   plan.seqs.reserve(running_.size() + 8);
   std::int64_t budget = config_.max_num_batched_tokens;
 
+  // Blocks the running sequences' own pending tokens need (only counted when some sequence asks
+  // for draft slots, which must leave these free).
+  auto own_share = [&](const Sequence* seq) {
+    return std::max<std::int64_t>(0, blocks_for(seq->num_tokens()) - static_cast<std::int64_t>(seq->block_table.size()));
+  };
+  std::int64_t own_reserve = 0;
+  for (const Sequence* seq : running_)
+    if (seq->num_lookahead > 0) {
+      for (const Sequence* r : running_) own_reserve += own_share(r);
+      break;
+    }
+
   // 1. Running sequences, in policy order. Victims come from the back and scheduling from the
   // front, so a preempted sequence is never one already in the plan.
   for (std::size_t i = 0; i < running_.size() && budget > 0;) {
@@ -184,8 +196,15 @@ StepPlan Scheduler::schedule() {
     std::int64_t spec = 0;
     if (n == pending && seq->num_lookahead > 0) {
       spec = std::min<std::int64_t>({seq->num_lookahead, budget - n, seq->max_total_len - seq->num_tokens() - 1});
+      // Drafts never preempt: they take only blocks that stay free once this sequence's own
+      // tokens and those of the running sequences after it have theirs.
+      const auto held = static_cast<std::int64_t>(seq->block_table.size());
+      const std::int64_t usable = pool_.num_free_blocks() - (own_reserve - own_share(seq));
+      const std::int64_t own_needed = blocks_for(start + n) - held;
+      spec = own_needed > usable ? 0 : std::min(spec, (held + usable) * block_size_ - (start + n));
       spec = std::max<std::int64_t>(spec, 0);
     }
+    own_reserve -= own_share(seq);
     const std::int64_t needed = blocks_for(start + n + spec) - static_cast<std::int64_t>(seq->block_table.size());
     bool preempted_self = false;
     while (needed > pool_.num_free_blocks()) {

@@ -19,7 +19,8 @@
 // Speculative decoding: a running sequence that samples this step and has num_lookahead > 0
 // also gets up to num_lookahead draft slots after its last token (ScheduledSeq::num_spec),
 // counted in the token budget and given blocks like any other token, but never more than the
-// budget left, nor more than max_total_len - num_tokens - 1 (k drafts can emit k + 1 tokens).
+// budget left, nor more than max_total_len - num_tokens - 1 (k drafts can emit k + 1 tokens),
+// nor more than the free blocks hold: drafts never preempt anything.
 // The engine writes the drafts into seq->spec_tokens; on_step_done() counts only the sequence's
 // own tokens as computed; accept_verified() then appends the emitted tokens, counts the accepted
 // drafts as computed, and frees the tail blocks that held only rejected drafts. Blocks are
