@@ -37,13 +37,10 @@ Result<std::unique_ptr<EngineImpl>> EngineImpl::create(const EngineConfig& confi
   e->config_ = config;
   e->backend_ = backend::make_cpu_backend(config.num_threads);
 
-  model::LoadOptions lo;
-  lo.model_dir = config.model_dir;
-  lo.dtype = config.dtype;
-  FERRITE_ASSIGN_OR_RETURN(lo.load_format, model::parse_load_format(config.load_format));
-  lo.dummy_seed = config.seed;
-  lo.show_progress = config.show_progress;
-  FERRITE_ASSIGN_OR_RETURN(e->model_, model::load_model(lo, *e->backend_));
+  FERRITE_ASSIGN_OR_RETURN(model::LoadOptions lo, load_options(config));
+  FERRITE_ASSIGN_OR_RETURN(runtime::ParallelOptions po, parallel_options(config));
+  // One process: the whole model. Tensor parallel: rank 0's shard, driving the other ranks.
+  FERRITE_ASSIGN_OR_RETURN(e->model_, runtime::load_parallel_model(lo, po, *e->backend_));
   const model::ModelConfig& mc = e->model_->config();
 
   // Tokenizer and chat template are optional: a directory without them still serves token ids.
@@ -99,7 +96,7 @@ Result<std::unique_ptr<EngineImpl>> EngineImpl::create(const EngineConfig& confi
   FERRITE_LOG_INFO("KV cache: {} blocks x {} tokens x {} bytes/token = {:.1f} MiB ({} layers x {} kv heads x {} dims x 2 (K,V) x 4 bytes)",
                    num_blocks, config.block_size, e->model_->kv_bytes_per_token(),
                    static_cast<double>(num_blocks * per_block) / (1024.0 * 1024.0), mc.num_hidden_layers,
-                   mc.num_key_value_heads, mc.head_dim);
+                   e->model_->kv_heads(), mc.head_dim);
   if (num_blocks < blocks_for_one)
     return resource_exhausted("the KV cache (" + std::to_string(num_blocks) + " blocks of " +
                               std::to_string(config.block_size) + " tokens) cannot hold one sequence of --max-model-len " +

@@ -12,6 +12,10 @@
 #include "model/config.h"
 #include "model/safetensors.h"
 
+namespace ferrite::parallel {
+class Communicator;
+}
+
 namespace ferrite::model {
 
 // One step's flat batch, on the host. T tokens over S sequences.
@@ -46,6 +50,10 @@ struct LoadOptions {
   LoadFormat load_format = LoadFormat::kAuto;
   std::uint64_t dummy_seed = 0;
   bool show_progress = true;
+  // Tensor parallelism (model/tensor_parallel.h): with a communicator of N > 1 ranks, this rank
+  // loads its shard, and forward() must be called on every rank with the same batch (the ranks
+  // meet in collectives). Null or one rank: the whole model.
+  parallel::Communicator* communicator = nullptr;
 };
 
 Result<LoadFormat> parse_load_format(const std::string& s);
@@ -58,7 +66,9 @@ class CausalLM {
   backend::DType weight_dtype() const { return weight_dtype_; }
   std::int64_t num_parameters() const { return num_parameters_; }
   std::size_t weight_bytes() const { return weight_bytes_; }
-  // KV-cache bytes one token takes over all layers.
+  // KV heads this process holds: all of them, or a tensor-parallel rank's share.
+  std::int64_t kv_heads() const { return kv_heads_ > 0 ? kv_heads_ : config_.num_key_value_heads; }
+  // KV-cache bytes one token takes over all layers (in this process).
   std::int64_t kv_bytes_per_token() const;
 
   KvCache allocate_kv_cache(std::int64_t num_blocks, std::int64_t block_size) const;
@@ -76,6 +86,7 @@ class CausalLM {
   backend::DType weight_dtype_ = backend::DType::kF32;
   std::int64_t num_parameters_ = 0;
   std::size_t weight_bytes_ = 0;
+  std::int64_t kv_heads_ = 0;  // 0: config_.num_key_value_heads
 };
 
 // Where a model's weights come from: safetensors files, or deterministic random values.
@@ -85,7 +96,18 @@ class WeightSource {
   // The tensor `name` of exactly `shape`, as `dtype` (host).
   virtual Result<backend::Tensor> get(const std::string& name, const backend::Shape& shape, backend::DType dtype) = 0;
   virtual bool contains(const std::string& name) const = 0;
+  // Rows (dim 0) or columns (dim 1) [begin, end) of the tensor `name`, whose whole shape must be
+  // `full_shape`, as `dtype` (tensor-parallel shards). The default gets the whole tensor and
+  // copies the slice; the file source touches only the slice's bytes of the mapping (zero-copy for
+  // rows in the file's dtype), the dummy source makes only the slice's values.
+  virtual Result<backend::Tensor> get_slice(const std::string& name, const backend::Shape& full_shape, int dim,
+                                            std::int64_t begin, std::int64_t end, backend::DType dtype);
 };
+
+// Rows (dim 0) or columns (dim 1) [begin, end) of a host tensor, as `dtype`: a view when dim is 0
+// and the dtype matches, else a new tensor holding only the slice.
+backend::Tensor slice_tensor(const backend::Tensor& full, int dim, std::int64_t begin, std::int64_t end,
+                             backend::DType dtype);
 
 std::unique_ptr<WeightSource> make_file_weight_source(WeightStore store);
 // Values from a generator seeded by (seed, tensor name): norms are 1, everything else
@@ -95,6 +117,11 @@ std::unique_ptr<WeightSource> make_dummy_weight_source(std::uint64_t seed);
 // Builds a model of a registered architecture (the table in model.cpp) from its weights.
 using ModelFactory = Result<std::unique_ptr<CausalLM>> (*)(const ModelConfig&, WeightSource&, backend::Backend&,
                                                            backend::DType weight_dtype, bool show_progress);
+
+// Builds one rank's shard of a model over `comm` (world size > 1).
+using ShardedModelFactory = Result<std::unique_ptr<CausalLM>> (*)(const ModelConfig&, WeightSource&,
+                                                                  backend::Backend&, backend::DType weight_dtype,
+                                                                  bool show_progress, parallel::Communicator& comm);
 
 // Parameters of a checkpoint with this configuration, computed from the config alone.
 Result<std::int64_t> parameter_count(const ModelConfig& config);
