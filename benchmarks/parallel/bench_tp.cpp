@@ -80,20 +80,23 @@ struct Options {
 }
 
 // `seqs` sequences of `len` new tokens each, starting at `start`, each in its own run of blocks.
-model::ForwardBatch make_batch(std::int64_t seqs, std::int64_t start, std::int64_t len, std::int64_t blocks_per_seq) {
+model::ForwardBatch make_batch(std::int64_t vocab, std::int64_t seqs, std::int64_t start, std::int64_t len,
+                               std::int64_t blocks_per_seq) {
   constexpr std::int64_t kBlock = 16;
   model::ForwardBatch b;
   b.max_blocks = blocks_per_seq;
   b.query_start.push_back(0);
   for (std::int64_t s = 0; s < seqs; ++s) {
     for (std::int64_t p = start; p < start + len; ++p) {
-      b.token_ids.push_back(static_cast<std::int32_t>((s * 7919 + p * 104729) % 1000 + 10));
+      b.token_ids.push_back(
+          static_cast<std::int32_t>((s * 7919 + p * 104729) % std::min<std::int64_t>(vocab - 1, 1000) + 1));
       b.positions.push_back(static_cast<std::int32_t>(p));
       b.slot_mapping.push_back((s * blocks_per_seq + p / kBlock) * kBlock + p % kBlock);
     }
     b.query_start.push_back(static_cast<std::int32_t>(b.token_ids.size()));
     b.context_lens.push_back(static_cast<std::int32_t>(start + len));
-    for (std::int64_t j = 0; j < blocks_per_seq; ++j) b.block_tables.push_back(static_cast<std::int32_t>(s * blocks_per_seq + j));
+    for (std::int64_t j = 0; j < blocks_per_seq; ++j)
+      b.block_tables.push_back(static_cast<std::int32_t>(s * blocks_per_seq + j));
     b.sample_rows.push_back(static_cast<std::int32_t>(b.token_ids.size()) - 1);
   }
   return b;
@@ -105,6 +108,7 @@ Json measure(model::CausalLM& m, TimedCommunicator* comm, const Options& o) {
   const std::int64_t max_len = std::max(o.prompt + o.decode_steps, o.prefill);
   const std::int64_t blocks_per_seq = (max_len + 15) / 16;
   model::KvCache kv = m.allocate_kv_cache(blocks_per_seq * max_batch, 16);
+  const std::int64_t vocab = m.config().vocab_size;
   auto run = [&](const model::ForwardBatch& b) {
     auto r = m.forward(b, kv);
     if (!r.ok()) die(r.status().to_string());
@@ -127,22 +131,23 @@ Json measure(model::CausalLM& m, TimedCommunicator* comm, const Options& o) {
                  comm_s / static_cast<double>(steps) * 1e3, static_cast<double>(tokens_per_step * steps) / wall);
   };
   for (std::int64_t batch : o.batches) {
-    run(make_batch(batch, 0, o.prompt, blocks_per_seq));  // prefill, untimed
+    run(make_batch(vocab, batch, 0, o.prompt, blocks_per_seq));  // prefill, untimed
     const double c0 = comm ? comm->total_s() : 0;
     const long r0 = comm ? comm->all_reduces_ : 0;
     const auto t0 = Clock::now();
-    for (std::int64_t s = 0; s < o.decode_steps; ++s) run(make_batch(batch, o.prompt + s, 1, blocks_per_seq));
+    for (std::int64_t s = 0; s < o.decode_steps; ++s) run(make_batch(vocab, batch, o.prompt + s, 1, blocks_per_seq));
     record("decode", batch, batch, o.decode_steps, since(t0), comm ? comm->total_s() - c0 : 0,
            comm ? comm->all_reduces_ - r0 : 0);
   }
   {
     const std::int64_t reps = 3;
-    run(make_batch(1, 0, o.prefill, blocks_per_seq));  // warm-up
+    run(make_batch(vocab, 1, 0, o.prefill, blocks_per_seq));  // warm-up
     const double c0 = comm ? comm->total_s() : 0;
     const long r0 = comm ? comm->all_reduces_ : 0;
     const auto t0 = Clock::now();
-    for (std::int64_t i = 0; i < reps; ++i) run(make_batch(1, 0, o.prefill, blocks_per_seq));
-    record("prefill", 1, o.prefill, reps, since(t0), comm ? comm->total_s() - c0 : 0, comm ? comm->all_reduces_ - r0 : 0);
+    for (std::int64_t i = 0; i < reps; ++i) run(make_batch(vocab, 1, 0, o.prefill, blocks_per_seq));
+    record("prefill", 1, o.prefill, reps, since(t0), comm ? comm->total_s() - c0 : 0,
+           comm ? comm->all_reduces_ - r0 : 0);
   }
   return out;
 }
@@ -155,12 +160,20 @@ int run(int argc, char** argv) {
       if (i + 1 >= argc) die(a + " needs a value");
       return argv[++i];
     };
-    if (a == "--model") o.model_dir = next();
-    else if (a == "--threads") o.threads = std::atoi(next().c_str());
-    else if (a == "--decode-steps") o.decode_steps = std::atoll(next().c_str());
-    else if (a == "--prefill") o.prefill = std::atoll(next().c_str());
-    else if (a == "--quick") { o.decode_steps = 2; o.prefill = 16; o.batches = {1}; }
-    else die("unknown flag " + a + " (flags: --model DIR --threads N --decode-steps N --prefill N --quick)");
+    if (a == "--model")
+      o.model_dir = next();
+    else if (a == "--threads")
+      o.threads = std::atoi(next().c_str());
+    else if (a == "--decode-steps")
+      o.decode_steps = std::atoll(next().c_str());
+    else if (a == "--prefill")
+      o.prefill = std::atoll(next().c_str());
+    else if (a == "--quick") {
+      o.decode_steps = 2;
+      o.prefill = 16;
+      o.batches = {1};
+    } else
+      die("unknown flag " + a + " (flags: --model DIR --threads N --decode-steps N --prefill N --quick)");
   }
   if (o.decode_steps < 1 || o.prefill < 1) die("--decode-steps and --prefill must be >= 1");
   base::ThreadPool::set_global_threads(o.threads);

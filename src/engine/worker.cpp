@@ -32,9 +32,7 @@ Result<runtime::ParallelOptions> parallel_options(const EngineConfig& config) {
 
 }  // namespace engine
 
-bool is_engine_worker(const EngineConfig& config) {
-  return runtime::is_parallel_worker(config.tensor_parallel_size);
-}
+bool is_engine_worker(const EngineConfig& config) { return runtime::is_parallel_worker(config.tensor_parallel_size); }
 
 Status run_engine_worker(const EngineConfig& config) {
   FERRITE_ASSIGN_OR_RETURN(model::LoadOptions lo, engine::load_options(config));

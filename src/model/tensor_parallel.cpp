@@ -45,15 +45,16 @@ Status check_tensor_parallel(const ModelConfig& c, int tp) {
   };
   const std::string heads = std::to_string(c.num_attention_heads), kv = std::to_string(c.num_key_value_heads);
   if (c.num_attention_heads % tp != 0)
-    return invalid_argument("--tensor-parallel-size " + std::to_string(tp) + " does not divide the model's " + heads +
-                            " attention heads (num_attention_heads); tensor-parallel degrees this model allows: " +
-                            degrees());
+    return invalid_argument(
+        "--tensor-parallel-size " + std::to_string(tp) + " does not divide the model's " + heads +
+        " attention heads (num_attention_heads); tensor-parallel degrees this model allows: " + degrees());
   if (c.num_key_value_heads % tp != 0 && tp % c.num_key_value_heads != 0)
-    return invalid_argument("--tensor-parallel-size " + std::to_string(tp) + " and the model's " + kv +
-                            " KV heads (num_key_value_heads) must divide one another; degrees this model allows: " +
-                            degrees());
+    return invalid_argument(
+        "--tensor-parallel-size " + std::to_string(tp) + " and the model's " + kv +
+        " KV heads (num_key_value_heads) must divide one another; degrees this model allows: " + degrees());
   if (c.vocab_size < tp)
-    return invalid_argument("the vocabulary (" + std::to_string(c.vocab_size) + ") is smaller than --tensor-parallel-size");
+    return invalid_argument("the vocabulary (" + std::to_string(c.vocab_size) +
+                            ") is smaller than --tensor-parallel-size");
   return ok_status();
 }
 

@@ -173,7 +173,8 @@ struct Loaded {
 Result<Loaded> load_shard(const model::LoadOptions& options, const ParallelOptions& parallel,
                           backend::Backend& backend) {
   if (parallel.tensor_parallel_size < 1)
-    return invalid_argument("--tensor-parallel-size must be >= 1, got " + std::to_string(parallel.tensor_parallel_size));
+    return invalid_argument("--tensor-parallel-size must be >= 1, got " +
+                            std::to_string(parallel.tensor_parallel_size));
   parallel::CommunicatorOptions co;
   co.timeout = parallel.collective_timeout;
   FERRITE_ASSIGN_OR_RETURN(auto comm, parallel::make_communicator(parallel.tensor_parallel_size, co));
@@ -209,7 +210,8 @@ bool is_parallel_worker(int tensor_parallel_size) {
 Result<std::unique_ptr<model::CausalLM>> load_parallel_model(const model::LoadOptions& options,
                                                              const ParallelOptions& parallel,
                                                              backend::Backend& backend) {
-  if (parallel.tensor_parallel_size == 1 && !parallel::detect_launch().under_mpi) return model::load_model(options, backend);
+  if (parallel.tensor_parallel_size == 1 && !parallel::detect_launch().under_mpi)
+    return model::load_model(options, backend);
   FERRITE_ASSIGN_OR_RETURN(Loaded l, load_shard(options, parallel, backend));
   if (l.comm->world_size() == 1) return std::move(l.model);
   if (l.comm->rank() != 0)
@@ -217,8 +219,8 @@ Result<std::unique_ptr<model::CausalLM>> load_parallel_model(const model::LoadOp
                                " runs run_parallel_worker");
   FERRITE_LOG_INFO("tensor parallel: {} ranks ({}), rank 0 holds {} of {} KV heads", l.comm->world_size(),
                    l.comm->kind(), l.model->kv_heads(), l.model->config().num_key_value_heads);
-  return std::unique_ptr<model::CausalLM>(std::make_unique<TensorParallelLeader>(
-      std::move(l.model), std::move(l.comm), backend, parallel.abort_grace));
+  return std::unique_ptr<model::CausalLM>(
+      std::make_unique<TensorParallelLeader>(std::move(l.model), std::move(l.comm), backend, parallel.abort_grace));
 }
 
 Status run_parallel_worker(const model::LoadOptions& options, const ParallelOptions& parallel,

@@ -7,6 +7,8 @@
 // partial sums of the row-parallel layers are added by the all-reduce). The fixtures include one
 // KV head for 4 query heads (replicated on both ranks), a vocabulary of 509 (uneven shards), tied
 // embeddings, biases, sliding windows, all RoPE variants, bf16 and the three MoE families.
+#include "model/tensor_parallel.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -18,7 +20,6 @@
 #include "backend/backend.h"
 #include "model/greedy_decode.h"
 #include "model/model.h"
-#include "model/tensor_parallel.h"
 #include "parallel/communicator.h"
 #include "runtime/tensor_parallel.h"
 #include "test_util.h"
@@ -54,7 +55,8 @@ Reference load_reference(const std::string& dir) {
   r.dir = dir;
   r.max_tokens = j.at("max_tokens").get<std::int64_t>();
   for (const auto& c : j.at("cases"))
-    r.cases.push_back({c.at("prompt_ids").get<std::vector<std::int32_t>>(), c.at("greedy_ids").get<std::vector<std::int32_t>>()});
+    r.cases.push_back(
+        {c.at("prompt_ids").get<std::vector<std::int32_t>>(), c.at("greedy_ids").get<std::vector<std::int32_t>>()});
   return r;
 }
 
