@@ -1,4 +1,4 @@
-// Tensor parallelism against one process: started by `mpirun -np N` (ctest: N = 2), every rank
+// Tensor parallelism against one process: started by `mpirun -np N` (ctest: N = 2 and 4), every rank
 // runs every test in the same order. Rank 0 loads the whole model (the single-process path, the
 // reference) and a TensorParallelLeader over its shard; the other ranks run their shards in
 // run_parallel_worker until rank 0 drops the leader. For every reference fixture in
