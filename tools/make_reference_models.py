@@ -397,6 +397,23 @@ SPECS = {
             ("rope not interleaved (rope_interleave=false)", dict(rope_interleave=False)),
         ],
     ),
+    # For tensor parallelism: one KV head (every rank needs the same one, replicated), a vocabulary of
+    # 509 (prime: no tensor-parallel degree divides it), an intermediate size of 100 (uneven shards at
+    # 3 ranks), tied embeddings, and the q/k/v/o and MLP biases (a row-parallel bias is added once).
+    "llama_mqa_vocab509": dict(
+        cls=LlamaForCausalLM,
+        cfg_cls=LlamaConfig,
+        cfg=dict(
+            LLAMA_BASE,
+            vocab_size=509,
+            intermediate_size=100,
+            num_key_value_heads=1,
+            tie_word_embeddings=True,
+            attention_bias=True,
+            mlp_bias=True,
+        ),
+        seed=1015,
+    ),
     # Same weights as "llama" (same seed and shape), split into shards.
     "llama_sharded": dict(
         cls=LlamaForCausalLM, cfg_cls=LlamaConfig, cfg=dict(LLAMA_BASE), seed=1001, max_shard_size=250_000
@@ -533,7 +550,7 @@ def r9(x: float) -> float:
 
 def make_case(model, spec, plen, prompt_seed):
     gen = torch.Generator().manual_seed(prompt_seed)
-    prompt = torch.randint(3, VOCAB, (plen,), generator=gen).tolist()
+    prompt = torch.randint(3, spec["cfg"].get("vocab_size", VOCAB), (plen,), generator=gen).tolist()
     seq, step_logits = greedy(model, prompt)
     gaps = [top2_gap(lg) for lg in step_logits]
     last = forward_logits(model, prompt)[-1]

@@ -74,6 +74,9 @@ struct EngineConfig {
   bool show_progress = true;
   bool check_invariants = false;   // verify block accounting after every step (debug, tests)
   SpeculativeConfig speculative;
+  // Tensor parallelism (docs/parallelism.md): under `mpirun -np N`, N ranks each hold a shard.
+  int tensor_parallel_size = 1;
+  double collective_timeout_s = 300;  // bound on each collective inside a step
 };
 
 // A prompt: text (tokenized with special tokens added), token ids, or chat messages (rendered
@@ -229,5 +232,13 @@ class Engine {
   // false once the engine loop died (an internal error): front ends report unhealthy.
   virtual bool healthy() const = 0;
 };
+
+// Tensor parallelism: `mpirun -np N ferrite serve|generate|bench ... --tensor-parallel-size N`
+// starts N processes with the same flags. Rank 0 calls Engine::create (and runs the front ends);
+// ranks 1..N-1, for which is_engine_worker() is true, call run_engine_worker instead, which holds
+// their shard of the model and follows rank 0's steps until rank 0's engine shuts down (OK), or
+// fails to load (an error, on every rank). A failed collective ends the whole job (MPI_Abort).
+bool is_engine_worker(const EngineConfig& config);
+Status run_engine_worker(const EngineConfig& config);
 
 }  // namespace ferrite

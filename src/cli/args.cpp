@@ -29,6 +29,11 @@ Args& Args::positional(const std::string& name, const std::string& help, bool re
   return *this;
 }
 
+Args& Args::alias(const std::string& short_form, const std::string& name) {
+  aliases_[short_form] = name;
+  return *this;
+}
+
 Args& Args::multi(const std::string& name, const std::string& value_name, const std::string& help) {
   Spec s{name, value_name, help, std::nullopt};
   s.is_multi = true;
@@ -48,7 +53,9 @@ Status Args::parse(const std::vector<std::string>& argv) {
   for (const auto& s : specs_)
     if (s.is_positional) positionals.push_back(&s);
   for (std::size_t i = 0; i < argv.size(); ++i) {
-    const std::string& a = argv[i];
+    std::string a = argv[i];
+    if (auto al = aliases_.find(a.substr(0, a.find('='))); al != aliases_.end())
+      a = "--" + al->second + a.substr(al->first.size());
     if (a == "--help" || a == "-h") {
       help_ = true;
       return ok_status();

@@ -20,6 +20,8 @@ class Args {
              std::optional<std::string> default_value = std::nullopt);
   Args& boolean(const std::string& name, const std::string& help, bool negatable = false);
   Args& positional(const std::string& name, const std::string& help, bool required = false);
+  // `short_form` (e.g. "-tp") is another spelling of the flag `name`.
+  Args& alias(const std::string& short_form, const std::string& name);
   // A flag that may be given several times, or with several values after it.
   Args& multi(const std::string& name, const std::string& value_name, const std::string& help);
 
@@ -51,6 +53,7 @@ class Args {
   std::string command_, summary_;
   std::vector<Spec> specs_;
   std::map<std::string, std::vector<std::string>> values_;
+  std::map<std::string, std::string> aliases_;
   bool help_ = false;
 };
 

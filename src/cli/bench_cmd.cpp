@@ -663,6 +663,7 @@ int run_bench(const std::vector<std::string>& argv_in) {
   } else {
     auto config = engine_config_from(args);
     if (!config.ok()) return report_error("bench", config.status());
+    if (auto code = run_if_engine_worker("bench", *config)) return *code;
     auto engine = Engine::create(*config);
     if (!engine.ok()) return report_error("bench", engine.status());
     const ModelInfo info = (*engine)->model_info();

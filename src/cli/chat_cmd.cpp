@@ -250,6 +250,7 @@ int run_chat(const std::vector<std::string>& argv) {
   } else {
     auto config = engine_config_from(args, ModelDefault::kDemo);
     if (!config.ok()) return report_error("chat", config.status());
+    if (auto code = run_if_engine_worker("chat", *config)) return *code;
     auto engine = Engine::create(*config);
     if (!engine.ok()) return report_error("chat", engine.status());
     backend = std::make_unique<EngineBackend>(std::move(engine).value());

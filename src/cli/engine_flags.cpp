@@ -25,7 +25,19 @@ void add_engine_flags(Args& args) {
             "speculative decoding, as vLLM: '{\"method\": \"ngram\", \"num_speculative_tokens\": 5, "
             "\"prompt_lookup_max\": 4}' or '{\"method\": \"draft_model\", \"model\": \"DIR\", "
             "\"num_speculative_tokens\": 4}' (default: off)")
-      .flag("generation-config", "SOURCE", "'auto': sampling defaults from generation_config.json; 'vllm': none", "auto");
+      .flag("generation-config", "SOURCE", "'auto': sampling defaults from generation_config.json; 'vllm': none", "auto")
+      .flag("tensor-parallel-size", "N",
+            "split the model over N processes (-tp N); launch with 'mpirun -np N ferrite ...' (docs/parallelism.md)", "1")
+      .alias("-tp", "tensor-parallel-size")
+      .flag("collective-timeout", "SECONDS",
+            "tensor parallel: a collective inside a step that takes longer ends the job", "300");
+}
+
+std::optional<int> run_if_engine_worker(const std::string& command, const EngineConfig& config) {
+  if (!is_engine_worker(config)) return std::nullopt;
+  const Status s = run_engine_worker(config);
+  if (!s.ok()) return report_error(command, s);
+  return 0;
 }
 
 Result<std::int64_t> parse_bytes(const std::string& text) {
@@ -79,6 +91,12 @@ Result<EngineConfig> engine_config_from(const Args& args, ModelDefault fallback)
   FERRITE_ASSIGN_OR_RETURN(long long max_logprobs, args.get_int("max-logprobs"));
   if (max_logprobs < 0) return invalid_argument("--max-logprobs must be >= 0");
   c.max_logprobs = static_cast<std::int32_t>(max_logprobs);
+  FERRITE_ASSIGN_OR_RETURN(long long tp, args.get_int("tensor-parallel-size"));
+  if (tp < 1 || tp > 1024) return invalid_argument("--tensor-parallel-size must be between 1 and 1024, got " + std::to_string(tp));
+  c.tensor_parallel_size = static_cast<int>(tp);
+  FERRITE_ASSIGN_OR_RETURN(c.collective_timeout_s, args.get_double("collective-timeout"));
+  if (!(c.collective_timeout_s > 0) || c.collective_timeout_s > 1e6)
+    return invalid_argument("--collective-timeout must be a number of seconds > 0");
   c.chat_template = args.get("chat-template");
   if (args.has("speculative-config") && !args.get("speculative-config").empty()) {
     FERRITE_ASSIGN_OR_RETURN(c.speculative, parse_speculative_config(args.get("speculative-config")));

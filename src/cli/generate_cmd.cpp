@@ -230,6 +230,7 @@ int run_generate(const std::vector<std::string>& argv) {
   if (auto code = args.parse_or_exit(argv)) return *code;
   auto config = engine_config_from(args);
   if (!config.ok()) return report_error("generate", config.status());
+  if (auto code = run_if_engine_worker("generate", *config)) return *code;
   if (!args.has("input") && !args.has("prompt") && !args.has("prompt-ids"))
     return report_error("generate", invalid_argument("no prompt given (--prompt TEXT, --prompt-ids 1,2,3 or --input FILE.jsonl)"));
   auto engine = Engine::create(*config);

@@ -116,19 +116,13 @@ int run_serve(const std::vector<std::string>& argv) {
       .flag("metrics-prefix", "PREFIX", "metric name prefix: ferrite or vllm", "ferrite")
       .flag("http-workers", "N", "threads that run request handlers (one event loop serves every connection)", "2")
       .flag("max-connections", "N", "open client connections at most (more are answered 503)", "16384")
-      .flag("tensor-parallel-size", "N", "tensor-parallel degree (1 in this launch)", "1")
       .flag("gpu-memory-utilization", "FRACTION", "accepted for vLLM compatibility (the CPU backend uses --kv-cache-memory)")
       .flag("ready-note", "TEXT", "appended to the ready line (scripts/dev.sh: what model this is)");
   if (auto code = args.parse_or_exit(argv)) return *code;
-  auto tp = args.get_int("tensor-parallel-size");
-  if (!tp.ok()) return report_error("serve", tp.status());
-  if (*tp < 1) return report_error("serve", invalid_argument("--tensor-parallel-size must be >= 1"));
-  if (*tp > 1)
-    return report_error("serve", unimplemented("--tensor-parallel-size " + std::to_string(*tp) +
-                                               " needs the tensor-parallel build and an MPI launch (one process per "
-                                               "device); this launch serves on one device"));
   auto ec = engine_config_from(args, ModelDefault::kDemo);
   if (!ec.ok()) return report_error("serve", ec.status());
+  // Ranks > 0 of a tensor-parallel launch hold their shard and serve nothing themselves.
+  if (auto code = run_if_engine_worker("serve", *ec)) return *code;
   auto sc = server_config_from(args, *ec);
   if (!sc.ok()) return report_error("serve", sc.status());
   auto tok = load_tokenizer(*ec);

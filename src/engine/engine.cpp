@@ -80,13 +80,10 @@ Result<std::unique_ptr<EngineImpl>> EngineImpl::create(const EngineConfig& confi
   e->config_ = config;
   e->backend_ = backend::make_cpu_backend(config.num_threads);
 
-  model::LoadOptions lo;
-  lo.model_dir = config.model_dir;
-  lo.dtype = config.dtype;
-  FERRITE_ASSIGN_OR_RETURN(lo.load_format, model::parse_load_format(config.load_format));
-  lo.dummy_seed = config.seed;
-  lo.show_progress = config.show_progress;
-  FERRITE_ASSIGN_OR_RETURN(e->model_, model::load_model(lo, *e->backend_));
+  FERRITE_ASSIGN_OR_RETURN(model::LoadOptions lo, load_options(config));
+  FERRITE_ASSIGN_OR_RETURN(runtime::ParallelOptions po, parallel_options(config));
+  // One process: the whole model. Tensor parallel: rank 0's shard, driving the other ranks.
+  FERRITE_ASSIGN_OR_RETURN(e->model_, runtime::load_parallel_model(lo, po, *e->backend_));
   const model::ModelConfig& mc = e->model_->config();
 
   // Tokenizer and chat template are optional: a directory without them still serves token ids.

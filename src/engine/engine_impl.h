@@ -19,6 +19,7 @@
 #include "kv/block_pool.h"
 #include "model/model.h"
 #include "runtime/model_runner.h"
+#include "runtime/tensor_parallel.h"
 #include "sample/sampler.h"
 #include "sched/scheduler.h"
 #include "tokenizer/tokenizer.h"
@@ -51,6 +52,11 @@ struct Request {
   std::vector<std::optional<TokenLogprob>> prompt_logprobs;
   std::int64_t open = 0;  // completions not finished
 };
+
+// The model-loading options and the tensor-parallel options of an engine configuration
+// (worker.cpp; Engine::create and run_engine_worker read the same flags the same way).
+Result<model::LoadOptions> load_options(const EngineConfig& config);
+Result<runtime::ParallelOptions> parallel_options(const EngineConfig& config);
 
 class EngineImpl final : public Engine {
  public:

@@ -1,9 +1,13 @@
 #include "model/model.h"
 
+#include <cstring>
 #include <utility>
 
+#include "base/check.h"
 #include "base/logging.h"
 #include "model/models/models.h"
+#include "model/tensor_parallel.h"
+#include "parallel/communicator.h"
 
 namespace ferrite::model {
 
@@ -13,17 +17,19 @@ struct Architecture {
   const char* name;
   ModelFactory factory;
   std::int64_t (*parameter_count)(const ModelConfig&);
+  // Loads one rank's shard (model/tensor_parallel.h); null: no tensor parallelism for this family.
+  ShardedModelFactory sharded_factory = nullptr;
 };
 
 // One line per supported config.json architecture.
 const Architecture kArchitectures[] = {
-    {"LlamaForCausalLM", make_llama_family, llama_family_parameter_count},
-    {"MistralForCausalLM", make_llama_family, llama_family_parameter_count},
-    {"Qwen2ForCausalLM", make_llama_family, llama_family_parameter_count},
-    {"Qwen3ForCausalLM", make_llama_family, llama_family_parameter_count},
-    {"MixtralForCausalLM", make_llama_family, llama_family_parameter_count},
-    {"Qwen2MoeForCausalLM", make_llama_family, llama_family_parameter_count},
-    {"Qwen3MoeForCausalLM", make_llama_family, llama_family_parameter_count},
+    {"LlamaForCausalLM", make_llama_family, llama_family_parameter_count, make_llama_family_shard},
+    {"MistralForCausalLM", make_llama_family, llama_family_parameter_count, make_llama_family_shard},
+    {"Qwen2ForCausalLM", make_llama_family, llama_family_parameter_count, make_llama_family_shard},
+    {"Qwen3ForCausalLM", make_llama_family, llama_family_parameter_count, make_llama_family_shard},
+    {"MixtralForCausalLM", make_llama_family, llama_family_parameter_count, make_llama_family_shard},
+    {"Qwen2MoeForCausalLM", make_llama_family, llama_family_parameter_count, make_llama_family_shard},
+    {"Qwen3MoeForCausalLM", make_llama_family, llama_family_parameter_count, make_llama_family_shard},
     {"DeepseekV2ForCausalLM", make_deepseek_family, deepseek_family_parameter_count},
     {"DeepseekV3ForCausalLM", make_deepseek_family, deepseek_family_parameter_count},
 };
@@ -35,12 +41,49 @@ class FileWeightSource final : public WeightSource {
     return store_.get(name, shape, dtype);
   }
   bool contains(const std::string& name) const override { return store_.contains(name); }
+  Result<backend::Tensor> get_slice(const std::string& name, const backend::Shape& full_shape, int dim,
+                                    std::int64_t begin, std::int64_t end, backend::DType dtype) override {
+    const TensorInfo* info = store_.info(name);
+    if (info == nullptr) return WeightSource::get_slice(name, full_shape, dim, begin, end, dtype);  // its error
+    // In the file's dtype the tensor borrows the mapping: only the slice's pages are read.
+    FERRITE_ASSIGN_OR_RETURN(backend::Tensor full, store_.get(name, full_shape, info->dtype));
+    if (!backend::is_float(info->dtype) || !backend::is_float(dtype))
+      return invalid_argument("tensor '" + name + "' has dtype " + backend::dtype_name(info->dtype) +
+                              ", which cannot be converted to " + backend::dtype_name(dtype));
+    return slice_tensor(full, dim, begin, end, dtype);
+  }
 
  private:
   WeightStore store_;
 };
 
 }  // namespace
+
+backend::Tensor slice_tensor(const backend::Tensor& full, int dim, std::int64_t begin, std::int64_t end,
+                             backend::DType dtype) {
+  FERRITE_CHECK((dim == 0 || (dim == 1 && full.ndim() == 2)) && 0 <= begin && begin <= end &&
+                end <= full.dim(dim) && full.is_contiguous());
+  if (dim == 0) {
+    backend::Tensor rows = full.slice_rows(begin, end);
+    return rows.dtype() == dtype ? rows : rows.to_dtype(dtype);
+  }
+  const std::int64_t n = full.dim(0), cols = full.dim(1), w = end - begin;
+  const std::size_t es = backend::dtype_size(full.dtype());
+  backend::Tensor out = backend::Tensor::empty(backend::Shape{n, w}, full.dtype());
+  const auto* src = static_cast<const std::uint8_t*>(full.raw_data());
+  auto* dst = static_cast<std::uint8_t*>(out.raw_data());
+  for (std::int64_t r = 0; r < n; ++r)
+    std::memcpy(dst + static_cast<std::size_t>(r * w) * es, src + static_cast<std::size_t>(r * cols + begin) * es,
+                static_cast<std::size_t>(w) * es);
+  return out.dtype() == dtype ? out : out.to_dtype(dtype);
+}
+
+Result<backend::Tensor> WeightSource::get_slice(const std::string& name, const backend::Shape& full_shape, int dim,
+                                                std::int64_t begin, std::int64_t end, backend::DType dtype) {
+  FERRITE_ASSIGN_OR_RETURN(backend::Tensor full, get(name, full_shape, dtype));
+  const backend::Tensor c = full.is_contiguous() ? full : full.clone();
+  return slice_tensor(c, dim, begin, end, dtype);
+}
 
 std::unique_ptr<WeightSource> make_file_weight_source(WeightStore store) {
   return std::make_unique<FileWeightSource>(std::move(store));
@@ -59,18 +102,20 @@ std::int64_t kv_cache_bytes_per_token(const ModelConfig& c) {
   return c.num_hidden_layers * per_layer * static_cast<std::int64_t>(sizeof(float));
 }
 
-std::int64_t CausalLM::kv_bytes_per_token() const { return kv_cache_bytes_per_token(config_); }
+std::int64_t CausalLM::kv_bytes_per_token() const {
+  if (config_.is_mla()) return kv_cache_bytes_per_token(config_);
+  return 2 * config_.num_hidden_layers * kv_heads() * config_.head_dim * static_cast<std::int64_t>(sizeof(float));
+}
 
 std::string CausalLM::kv_cache_layout() const {
-  return "K and V: " + std::to_string(config_.num_key_value_heads) + " kv heads x " + std::to_string(config_.head_dim) +
-         " dims, f32";
+  return "K and V: " + std::to_string(kv_heads()) + " kv heads x " + std::to_string(config_.head_dim) + " dims, f32";
 }
 
 KvCache CausalLM::allocate_kv_cache(std::int64_t num_blocks, std::int64_t block_size) const {
   KvCache kv;
   kv.num_blocks = num_blocks;
   kv.block_size = block_size;
-  const backend::Shape shape{num_blocks, block_size, config_.num_key_value_heads, config_.head_dim};
+  const backend::Shape shape{num_blocks, block_size, kv_heads(), config_.head_dim};
   for (std::int64_t l = 0; l < config_.num_hidden_layers; ++l) {
     kv.k.push_back(backend_.empty(shape, backend::DType::kF32));
     kv.v.push_back(backend_.empty(shape, backend::DType::kF32));
@@ -147,7 +192,13 @@ Result<std::unique_ptr<CausalLM>> load_model(const LoadOptions& options, backend
     FERRITE_ASSIGN_OR_RETURN(WeightStore store, WeightStore::open(options.model_dir));
     source = make_file_weight_source(std::move(store));
   }
-  return arch->factory(config, *source, backend, dtype, options.show_progress);
+  parallel::Communicator* comm = options.communicator;
+  if (comm == nullptr || comm->world_size() == 1) return arch->factory(config, *source, backend, dtype, options.show_progress);
+  FERRITE_RETURN_IF_ERROR(check_tensor_parallel(config, comm->world_size()));
+  if (arch->sharded_factory == nullptr)
+    return unimplemented(config.architecture + " has no tensor-parallel implementation yet; run it with "
+                         "--tensor-parallel-size 1");
+  return arch->sharded_factory(config, *source, backend, dtype, options.show_progress, *comm);
 }
 
 }  // namespace ferrite::model

@@ -12,6 +12,10 @@
 #include "model/config.h"
 #include "model/safetensors.h"
 
+namespace ferrite::parallel {
+class Communicator;
+}
+
 namespace ferrite::model {
 
 // One step's flat batch, on the host. T tokens over S sequences.
@@ -49,6 +53,10 @@ struct LoadOptions {
   LoadFormat load_format = LoadFormat::kAuto;
   std::uint64_t dummy_seed = 0;
   bool show_progress = true;
+  // Tensor parallelism (model/tensor_parallel.h): with a communicator of N > 1 ranks, this rank
+  // loads its shard, and forward() must be called on every rank with the same batch (the ranks
+  // meet in collectives). Null or one rank: the whole model.
+  parallel::Communicator* communicator = nullptr;
 };
 
 Result<LoadFormat> parse_load_format(const std::string& s);
@@ -61,7 +69,10 @@ class CausalLM {
   backend::DType weight_dtype() const { return weight_dtype_; }
   std::int64_t num_parameters() const { return num_parameters_; }
   std::size_t weight_bytes() const { return weight_bytes_; }
-  // KV-cache bytes one token takes over all layers (the engine sizes its block pool by this).
+  // KV heads this process holds: all of them, or a tensor-parallel rank's share.
+  std::int64_t kv_heads() const { return kv_heads_ > 0 ? kv_heads_ : config_.num_key_value_heads; }
+  // KV-cache bytes one token takes over all layers, in this process (the engine sizes its block
+  // pool by this).
   virtual std::int64_t kv_bytes_per_token() const;
   // What one token's cache entry holds, per layer, for logs (e.g. "K and V: 8 heads x 128 dims").
   virtual std::string kv_cache_layout() const;
@@ -81,6 +92,7 @@ class CausalLM {
   backend::DType weight_dtype_ = backend::DType::kF32;
   std::int64_t num_parameters_ = 0;
   std::size_t weight_bytes_ = 0;
+  std::int64_t kv_heads_ = 0;  // 0: config_.num_key_value_heads
 };
 
 // Where a model's weights come from: safetensors files, or deterministic random values.
@@ -90,7 +102,18 @@ class WeightSource {
   // The tensor `name` of exactly `shape`, as `dtype` (host).
   virtual Result<backend::Tensor> get(const std::string& name, const backend::Shape& shape, backend::DType dtype) = 0;
   virtual bool contains(const std::string& name) const = 0;
+  // Rows (dim 0) or columns (dim 1) [begin, end) of the tensor `name`, whose whole shape must be
+  // `full_shape`, as `dtype` (tensor-parallel shards). The default gets the whole tensor and
+  // copies the slice; the file source touches only the slice's bytes of the mapping (zero-copy for
+  // rows in the file's dtype), the dummy source makes only the slice's values.
+  virtual Result<backend::Tensor> get_slice(const std::string& name, const backend::Shape& full_shape, int dim,
+                                            std::int64_t begin, std::int64_t end, backend::DType dtype);
 };
+
+// Rows (dim 0) or columns (dim 1) [begin, end) of a host tensor, as `dtype`: a view when dim is 0
+// and the dtype matches, else a new tensor holding only the slice.
+backend::Tensor slice_tensor(const backend::Tensor& full, int dim, std::int64_t begin, std::int64_t end,
+                             backend::DType dtype);
 
 std::unique_ptr<WeightSource> make_file_weight_source(WeightStore store);
 // Values from a generator seeded by (seed, tensor name): norms are 1, everything else
@@ -104,6 +127,11 @@ using ModelFactory = Result<std::unique_ptr<CausalLM>> (*)(const ModelConfig&, W
 // f32 KV-cache bytes one token takes over all layers, from the config alone: K and V per KV head,
 // or for multi-head latent attention the latent and the rope key (kv_lora_rank + qk_rope_head_dim).
 std::int64_t kv_cache_bytes_per_token(const ModelConfig& config);
+
+// Builds one rank's shard of a model over `comm` (world size > 1).
+using ShardedModelFactory = Result<std::unique_ptr<CausalLM>> (*)(const ModelConfig&, WeightSource&,
+                                                                  backend::Backend&, backend::DType weight_dtype,
+                                                                  bool show_progress, parallel::Communicator& comm);
 
 // Parameters of a checkpoint with this configuration, computed from the config alone.
 Result<std::int64_t> parameter_count(const ModelConfig& config);

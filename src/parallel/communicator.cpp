@@ -152,4 +152,12 @@ Result<std::unique_ptr<Communicator>> make_communicator(int requested_world_size
 #endif
 }
 
+void abort_job(int exit_code) {
+#ifdef FERRITE_HAVE_MPI
+  mpi_abort(exit_code);
+#else
+  std::_Exit(exit_code);
+#endif
+}
+
 }  // namespace ferrite::parallel

@@ -94,6 +94,11 @@ LaunchInfo detect_launch();
 // Whether this build has the MPI communicator (FERRITE_MPI).
 bool mpi_available();
 
+// Ends this process and, under MPI, every rank of the job at once (MPI_Abort: mpirun exits with
+// `exit_code`); the way out after a collective failed, when peers cannot be trusted to reach
+// MPI_Finalize. Without MPI, std::_Exit(exit_code).
+[[noreturn]] void abort_job(int exit_code);
+
 // Rank bootstrap. requested_world_size is the tensor-parallel degree the user asked for; 0
 // means "whatever the launch gave". Started without MPI: 1 (or 0) gives a LocalCommunicator, more
 // is an error saying how to launch (`mpirun -np N ferrite ...`). Started by mpirun: MPI is

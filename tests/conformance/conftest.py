@@ -4,6 +4,7 @@ import copy
 import json
 import os
 import re
+import signal
 import subprocess
 import time
 import urllib.request
@@ -15,6 +16,10 @@ import pytest
 ROOT = os.environ.get("FERRITE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
 SHARED = os.environ.get("FERRITE_SHARED", os.path.join(ROOT, "..", "shared"))
 BINARY = os.environ.get("FERRITE_BINARY", os.path.join(ROOT, "build", "bin", "ferrite"))
+# Tensor parallelism (tests/integration/server/CMakeLists.txt, conformance_tp2): the launcher put
+# before the binary ("mpirun -np 2 ...") and the flags after serve's ("-tp 2").
+SERVE_PREFIX = os.environ.get("FERRITE_SERVE_PREFIX", "").split()
+SERVE_EXTRA = os.environ.get("FERRITE_SERVE_EXTRA", "").split()
 MODEL = "tiny"
 API_KEY = "conformance-key"
 # The fixture model knows 512 ids, so the template writes plain text only.
@@ -42,7 +47,8 @@ class Server:
 def launch(args, log):
     """Starts `ferrite serve` with `args` (after the binary), waits for its ready line."""
     with open(log, "wb") as out:
-        proc = subprocess.Popen([BINARY, "serve", *args], stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([*SERVE_PREFIX, BINARY, "serve", *args, *SERVE_EXTRA], stdout=out,
+                                stderr=subprocess.STDOUT)
     port = None
     for _ in range(1200):
         text = log.read_text(errors="replace")
@@ -68,8 +74,27 @@ def server(tmp_path_factory):
                 "--api-key", API_KEY, "--max-logprobs", "5",
                 "--generation-config", "vllm"], log)
     yield s
-    s.proc.terminate()
+    if SERVE_PREFIX:
+        # mpirun treats its own SIGTERM as "kill the job"; a clean stop is SIGTERM to rank 0.
+        os.kill(_launched_rank0(s.proc.pid), signal.SIGTERM)
+    else:
+        s.proc.terminate()
     assert s.proc.wait(timeout=30) == 0, log.read_text(errors="replace")
+
+
+def _launched_rank0(launcher_pid):
+    """The process of rank 0 among the launcher's children (OpenMPI sets OMPI_COMM_WORLD_RANK)."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            ppid = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+            env = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if ppid == launcher_pid and b"OMPI_COMM_WORLD_RANK=0" in env:
+            return int(pid)
+    pytest.fail(f"rank 0 of launcher {launcher_pid} not found")
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,10 @@ namespace ferrite::model {
 Result<std::unique_ptr<CausalLM>> make_llama_family(const ModelConfig& config, WeightSource& weights,
                                                     backend::Backend& backend, backend::DType weight_dtype,
                                                     bool show_progress);
+// One rank's shard of the same families (model/tensor_parallel.h).
+Result<std::unique_ptr<CausalLM>> make_llama_family_shard(const ModelConfig& config, WeightSource& weights,
+                                                          backend::Backend& backend, backend::DType weight_dtype,
+                                                          bool show_progress, parallel::Communicator& comm);
 // Number of parameters a checkpoint of this configuration holds (tied embeddings counted once).
 std::int64_t llama_family_parameter_count(const ModelConfig& config);
 

@@ -30,10 +30,22 @@ Tensor stack_rows(const Tensor& a, const Tensor& b) {
   return out;
 }
 
+// Rows (dim 0) or columns (dim 1) [begin, end) of a weight, as a LinearWeight.
+Result<LinearWeight> load_linear_slice(WeightSource& w, backend::Backend& be, const std::string& name,
+                                       std::int64_t out, std::int64_t in, int dim, std::int64_t begin,
+                                       std::int64_t end, DType dtype, std::int64_t* params, std::size_t* bytes) {
+  FERRITE_ASSIGN_OR_RETURN(Tensor t, w.get_slice(name, Shape{out, in}, dim, begin, end, dtype));
+  FERRITE_ASSIGN_OR_RETURN(LinearWeight lw, be.prepare_linear(t, Tensor(), dtype));
+  *params += t.numel();
+  *bytes += lw.bytes();
+  return lw;
+}
+
 }  // namespace
 
 Status SparseMoeBlock::load(WeightSource& w, backend::Backend& be, const ModelConfig& c, const std::string& layer,
-                            DType dtype, std::int64_t* params, std::size_t* bytes) {
+                            DType dtype, std::int64_t* params, std::size_t* bytes, const TpShard& tp) {
+  if (tp.active()) return load_shard(w, be, c, layer, dtype, params, bytes, tp);
   const std::int64_t h = c.hidden_size, e_n = c.num_experts, inter = c.moe_intermediate_size;
   const bool mixtral = c.architecture == "MixtralForCausalLM";
   top_k_ = c.num_experts_per_tok;
@@ -109,6 +121,67 @@ Status SparseMoeBlock::load(WeightSource& w, backend::Backend& be, const ModelCo
                              load_linear(w, be, p + ".gate_proj.weight", s, h, dtype, params, bytes));
     FERRITE_ASSIGN_OR_RETURN(shared_up_, load_linear(w, be, p + ".up_proj.weight", s, h, dtype, params, bytes));
     FERRITE_ASSIGN_OR_RETURN(shared_down_, load_linear(w, be, p + ".down_proj.weight", h, s, dtype, params, bytes));
+    FERRITE_ASSIGN_OR_RETURN(shared_gate_, load_linear(w, be, p + "_gate.weight", 1, h, dtype, params, bytes));
+  }
+  return ok_status();
+}
+
+Status SparseMoeBlock::load_shard(WeightSource& w, backend::Backend& be, const ModelConfig& c, const std::string& layer,
+                                  DType dtype, std::int64_t* params, std::size_t* bytes, const TpShard& tp) {
+  const std::int64_t h = c.hidden_size, e_n = c.num_experts, inter = c.moe_intermediate_size;
+  const auto [i0, i1] = even_split(inter, tp.size, tp.rank);
+  const bool mixtral = c.architecture == "MixtralForCausalLM";
+  top_k_ = c.num_experts_per_tok;
+  renormalize_ = c.norm_topk_prob;
+  const std::string per_expert = layer + (mixtral ? ".block_sparse_moe" : ".mlp");
+  const char* gate_name = mixtral ? "w1" : "gate_proj";
+  const char* up_name = mixtral ? "w3" : "up_proj";
+  const char* down_name = mixtral ? "w2" : "down_proj";
+  const std::string fused = layer + ".mlp";
+  const bool use_fused =
+      !w.contains(per_expert + ".experts.0." + gate_name + ".weight") && w.contains(fused + ".experts.gate_up_proj");
+  const std::string moe = use_fused ? fused : per_expert;
+
+  FERRITE_ASSIGN_OR_RETURN(router_, load_linear(w, be, moe + ".gate.weight", e_n, h, dtype, params, bytes));
+  std::vector<Tensor> gate_up, down;
+  if (use_fused) {
+    // transformers' in-memory layout: the whole tensors, then this rank's rows and columns.
+    FERRITE_ASSIGN_OR_RETURN(Tensor gu, w.get(fused + ".experts.gate_up_proj", Shape{e_n, 2 * inter, h}, dtype));
+    FERRITE_ASSIGN_OR_RETURN(Tensor dn, w.get(fused + ".experts.down_proj", Shape{e_n, h, inter}, dtype));
+    const Tensor gu2 = (gu.is_contiguous() ? gu : gu.clone()).view(Shape{e_n * 2 * inter, h});
+    const Tensor dn2 = (dn.is_contiguous() ? dn : dn.clone()).view(Shape{e_n * h, inter});
+    for (std::int64_t e = 0; e < e_n; ++e) {
+      const std::int64_t base = e * 2 * inter;
+      gate_up.push_back(stack_rows(gu2.slice_rows(base + i0, base + i1), gu2.slice_rows(base + inter + i0, base + inter + i1)));
+      down.push_back(slice_tensor(dn2.slice_rows(e * h, (e + 1) * h).clone(), 1, i0, i1, dtype));
+    }
+  } else {
+    for (std::int64_t e = 0; e < e_n; ++e) {
+      const std::string p = per_expert + ".experts." + std::to_string(e) + ".";
+      FERRITE_ASSIGN_OR_RETURN(Tensor g, w.get_slice(p + gate_name + ".weight", Shape{inter, h}, 0, i0, i1, dtype));
+      FERRITE_ASSIGN_OR_RETURN(Tensor u, w.get_slice(p + up_name + ".weight", Shape{inter, h}, 0, i0, i1, dtype));
+      FERRITE_ASSIGN_OR_RETURN(Tensor d, w.get_slice(p + down_name + ".weight", Shape{h, inter}, 1, i0, i1, dtype));
+      gate_up.push_back(stack_rows(g, u));
+      down.push_back(d);
+    }
+  }
+  FERRITE_ASSIGN_OR_RETURN(experts_, be.prepare_moe(gate_up, down, dtype));
+  *params += e_n * 3 * h * (i1 - i0);
+  *bytes += experts_.bytes();
+
+  shared_ = c.shared_expert_intermediate_size > 0;
+  shared_gated_ = shared_;
+  if (shared_) {
+    const std::int64_t s = c.shared_expert_intermediate_size;
+    const auto [s0, s1] = even_split(s, tp.size, tp.rank);
+    const std::string p = layer + ".mlp.shared_expert";
+    FERRITE_ASSIGN_OR_RETURN(shared_gate_proj_,
+                             load_linear_slice(w, be, p + ".gate_proj.weight", s, h, 0, s0, s1, dtype, params, bytes));
+    FERRITE_ASSIGN_OR_RETURN(shared_up_,
+                             load_linear_slice(w, be, p + ".up_proj.weight", s, h, 0, s0, s1, dtype, params, bytes));
+    FERRITE_ASSIGN_OR_RETURN(shared_down_,
+                             load_linear_slice(w, be, p + ".down_proj.weight", h, s, 1, s0, s1, dtype, params, bytes));
+    // The gate multiplies the shared expert's output, which is linear in the shards: replicated.
     FERRITE_ASSIGN_OR_RETURN(shared_gate_, load_linear(w, be, p + "_gate.weight", 1, h, dtype, params, bytes));
   }
   return ok_status();

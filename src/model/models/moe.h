@@ -17,18 +17,25 @@
 #include "backend/backend.h"
 #include "model/config.h"
 #include "model/model.h"
+#include "model/tensor_parallel.h"
 
 namespace ferrite::model {
 
 class SparseMoeBlock {
  public:
   // `layer` is the layer's weight prefix, e.g. "model.layers.3". Adds what it loads to *params and *bytes.
+  // Under tensor parallelism (`tp` of several ranks) this rank keeps rows [r * I / tp, (r+1) * I / tp)
+  // of every expert's (and the shared expert's) intermediate dimension; the router and the shared
+  // expert's gate are replicated, and forward() gives a partial sum for the caller to all-reduce.
   Status load(WeightSource& w, backend::Backend& be, const ModelConfig& c, const std::string& layer,
-              backend::DType dtype, std::int64_t* params, std::size_t* bytes);
-  // out [T, hidden] = the block applied to x [T, hidden].
+              backend::DType dtype, std::int64_t* params, std::size_t* bytes, const TpShard& tp = {});
+  // out [T, hidden] = the block applied to x [T, hidden] (this rank's part of it under tensor parallelism).
   void forward(backend::Backend& be, const backend::Tensor& x, backend::Tensor& out) const;
 
  private:
+  Status load_shard(WeightSource& w, backend::Backend& be, const ModelConfig& c, const std::string& layer,
+                    backend::DType dtype, std::int64_t* params, std::size_t* bytes, const TpShard& tp);
+
   std::int64_t top_k_ = 0;
   bool renormalize_ = false;
   bool grouped_ = false;  // DeepSeek's router
