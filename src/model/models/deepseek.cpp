@@ -278,37 +278,14 @@ Result<Tensor> DeepseekModel::forward(const ForwardBatch& batch, KvCache& kv) {
   if (static_cast<std::int64_t>(kv.latent.size()) != config_.num_hidden_layers)
     return invalid_argument("the KV cache was not allocated by this model (no MLA latent pools)");
   const auto& c = config_;
-  const std::int64_t t = batch.num_tokens(), s = batch.num_seqs();
+  const std::int64_t t = batch.num_tokens();
   const std::int64_t h = c.hidden_size, heads = c.num_attention_heads;
   const std::int64_t nope = c.qk_nope_head_dim, r = c.qk_rope_head_dim, lat = c.kv_lora_rank, vd = c.v_head_dim;
   auto& be = backend_;
 
-  auto host_i32 = [](const std::vector<std::int32_t>& v, Shape shape) {
-    Tensor x = Tensor::empty(shape, DType::kI32);
-    std::copy(v.begin(), v.end(), x.data<std::int32_t>());
-    return x;
-  };
   Tensor ids = be.upload(host_i32(batch.token_ids, Shape{t}));
-  backend::AttentionMeta meta;
-  meta.query_start = be.upload(host_i32(batch.query_start, Shape{s + 1}));
-  meta.context_lens = be.upload(host_i32(batch.context_lens, Shape{s}));
-  meta.block_tables = be.upload(host_i32(batch.block_tables, Shape{s, std::max<std::int64_t>(batch.max_blocks, 1)}));
-  Tensor slots = Tensor::empty(Shape{t}, DType::kI64);
-  std::copy(batch.slot_mapping.begin(), batch.slot_mapping.end(), slots.data<std::int64_t>());
-  meta.slot_mapping = be.upload(slots);
-  meta.num_seqs = s;
-  meta.max_blocks = batch.max_blocks;
-  meta.block_size = kv.block_size;
-
-  const std::int64_t half = rope_.rot_dim() / 2;
-  Tensor cos = Tensor::empty(Shape{t, half}, DType::kF32), sin = Tensor::empty(Shape{t, half}, DType::kF32);
-  for (std::int64_t i = 0; i < s; ++i)
-    for (std::int32_t row = batch.query_start[static_cast<std::size_t>(i)];
-         row < batch.query_start[static_cast<std::size_t>(i + 1)]; ++row)
-      rope_.cos_sin(batch.positions[static_cast<std::size_t>(row)], batch.context_lens[static_cast<std::size_t>(i)],
-                    cos.data<float>() + row * half, sin.data<float>() + row * half);
-  cos = be.upload(cos);
-  sin = be.upload(sin);
+  const backend::AttentionMeta meta = upload_attention_meta(be, batch, kv.block_size);
+  auto [cos, sin] = rope_tables(be, rope_, batch);
 
   Tensor hidden = be.empty(Shape{t, h}, DType::kF32);
   be.embedding(embed_, ids, hidden);

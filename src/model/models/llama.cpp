@@ -231,16 +231,11 @@ Status LlamaModel::load(WeightSource& w, DType dtype, bool show_progress) {
 Result<Tensor> LlamaModel::forward(const ForwardBatch& batch, KvCache& kv) {
   FERRITE_RETURN_IF_ERROR(validate_batch(batch, kv));
   const auto& c = config_;
-  const std::int64_t t = batch.num_tokens(), s = batch.num_seqs();
+  const std::int64_t t = batch.num_tokens();
   const std::int64_t h = c.hidden_size, d = c.head_dim;
   const std::int64_t hq = c.num_attention_heads / tp_.size, hk = kv_heads();  // this rank's heads
   auto& be = backend_;
 
-  auto host_i32 = [](const std::vector<std::int32_t>& v, Shape shape) {
-    Tensor x = Tensor::empty(shape, DType::kI32);
-    std::copy(v.begin(), v.end(), x.data<std::int32_t>());
-    return x;
-  };
   Tensor ids;
   if (tp_.active()) {
     // Vocabulary-parallel lookup: a token of another rank's shard reads the zero row past ours.
@@ -252,26 +247,8 @@ Result<Tensor> LlamaModel::forward(const ForwardBatch& batch, KvCache& kv) {
   } else {
     ids = be.upload(host_i32(batch.token_ids, Shape{t}));
   }
-  backend::AttentionMeta meta;
-  meta.query_start = be.upload(host_i32(batch.query_start, Shape{s + 1}));
-  meta.context_lens = be.upload(host_i32(batch.context_lens, Shape{s}));
-  meta.block_tables = be.upload(host_i32(batch.block_tables, Shape{s, std::max<std::int64_t>(batch.max_blocks, 1)}));
-  Tensor slots = Tensor::empty(Shape{t}, DType::kI64);
-  std::copy(batch.slot_mapping.begin(), batch.slot_mapping.end(), slots.data<std::int64_t>());
-  meta.slot_mapping = be.upload(slots);
-  meta.num_seqs = s;
-  meta.max_blocks = batch.max_blocks;
-  meta.block_size = kv.block_size;
-
-  // cos/sin per token; dynamic NTK needs the sequence's length after this step.
-  const std::int64_t half = rope_.rot_dim() / 2;
-  Tensor cos = Tensor::empty(Shape{t, half}, DType::kF32), sin = Tensor::empty(Shape{t, half}, DType::kF32);
-  for (std::int64_t i = 0; i < s; ++i)
-    for (std::int32_t r = batch.query_start[static_cast<std::size_t>(i)]; r < batch.query_start[static_cast<std::size_t>(i + 1)]; ++r)
-      rope_.cos_sin(batch.positions[static_cast<std::size_t>(r)], batch.context_lens[static_cast<std::size_t>(i)],
-                    cos.data<float>() + r * half, sin.data<float>() + r * half);
-  cos = be.upload(cos);
-  sin = be.upload(sin);
+  const backend::AttentionMeta meta = upload_attention_meta(be, batch, kv.block_size);
+  auto [cos, sin] = rope_tables(be, rope_, batch);
 
   Tensor hidden = be.empty(Shape{t, h}, DType::kF32);
   be.embedding(embed_, ids, hidden);
