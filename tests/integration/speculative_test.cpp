@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <numeric>
@@ -20,6 +21,8 @@
 
 namespace ferrite {
 namespace {
+
+namespace fs = std::filesystem;
 
 const char* const kFixtures[] = {"llama",   "qwen3",     "qwen2_swa", "mistral_swa", "llama_bf16",
                                  "mixtral", "qwen2_moe", "qwen3_moe", "deepseek_v2", "deepseek_v3"};
@@ -229,6 +232,53 @@ TEST(Speculative, StopTokensMaxTokensAndLogprobsAsWithout) {
       EXPECT_GT(engine->stats().spec_num_accepted_tokens, 0) << m.name << ": stops and limits inside accepted runs";
     }
     EXPECT_EQ(engine->stats().num_free_kv_blocks, engine->stats().num_kv_blocks);
+  }
+}
+
+// Stop strings inside an accepted run, with the demo pair (it has a tokenizer): the text, tokens
+// and stop reason are those of decoding one token at a time; the drafts accepted past the stop
+// string are dropped.
+TEST(Speculative, StopStringsInsideAcceptedRuns) {
+  const std::string demo = testing::source_dir() + "/models/demo";
+  if (!fs::exists(demo + "/model.safetensors")) GTEST_SKIP() << "models/demo is absent";
+  EngineConfig plain_cfg = base_config(demo);
+  plain_cfg.num_kv_blocks = 64;
+  auto plain = make_engine(plain_cfg);
+  GenerateRequest g;
+  g.prompt = std::string("Elizabeth said to her sister that Mr. Darcy was the proudest man. Elizabeth said");
+  g.sampling.temperature = 0;
+  g.sampling.given.temperature = true;
+  g.sampling.max_tokens = 48;
+  g.sampling.ignore_eos = true;
+  const Output base = drain(**plain->submit(g));
+  ASSERT_GT(base.text[0].size(), 40u);
+  // Stop strings that end in the middle of the output, one of them inside a word.
+  const std::vector<std::string> stops = {base.text[0].substr(20, 6), base.text[0].substr(base.text[0].size() / 2, 3)};
+  for (const Method& m : {kMethods[0], kMethods[2]}) {
+    EngineConfig c = plain_cfg;
+    c.speculative = m.make("demo");
+    if (m.self) c.speculative.model = demo;
+    auto engine = make_engine(c);
+    for (const std::string& stop : stops) {
+      for (bool include : {false, true}) {
+        GenerateRequest r = g;
+        r.sampling.stop = {stop};
+        r.sampling.include_stop_str_in_output = include;
+        const Output want = drain(**plain->submit(r));
+        const Output got = drain(**engine->submit(r));
+        ASSERT_EQ(want.finish[0], FinishReason::kStop) << stop;
+        EXPECT_EQ(got.text[0], want.text[0]) << m.name << " stop '" << stop << "'";
+        EXPECT_EQ(got.tokens[0], want.tokens[0]) << m.name;
+        EXPECT_EQ(got.finish[0], FinishReason::kStop) << m.name;
+        EXPECT_EQ(got.stop_reason[0], want.stop_reason[0]) << m.name;
+        EXPECT_EQ(got.usage.completion_tokens, want.usage.completion_tokens) << m.name;
+      }
+    }
+    EXPECT_GT(engine->stats().spec_num_drafts, 0) << m.name;
+    if (m.self) {
+      EXPECT_GT(engine->stats().spec_num_accepted_tokens, 0) << m.name << ": runs accepted past the stop string";
+    }
+    EXPECT_EQ(engine->stats().num_free_kv_blocks, engine->stats().num_kv_blocks) << m.name;
   }
 }
 
