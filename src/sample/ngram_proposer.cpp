@@ -12,10 +12,16 @@ std::vector<std::int32_t> propose_ngram(std::span<const std::int32_t> context, s
   for (std::int64_t n = std::min<std::int64_t>(max_n, size - 1); n >= min_n; --n) {
     const std::int32_t* suffix = context.data() + size - n;
     // Most recent first: an occurrence starting at i is followed by context[i + n] (i + n < size).
+    // The first one followed by k tokens wins; failing that, the earliest (the longest tail).
+    std::int64_t best = -1;
     for (std::int64_t i = size - n - 1; i >= 0; --i) {
       if (context[static_cast<std::size_t>(i)] != suffix[0]) continue;
       if (!std::equal(suffix, suffix + n, context.data() + i)) continue;
-      const std::int64_t from = i + n, to = std::min(size, from + k);
+      best = i;
+      if (size - (i + n) >= k) break;
+    }
+    if (best >= 0) {
+      const std::int64_t from = best + n, to = std::min(size, from + k);
       out.assign(context.begin() + from, context.begin() + to);
       return out;
     }

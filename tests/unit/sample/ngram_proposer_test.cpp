@@ -1,6 +1,6 @@
 // propose_ngram's contract (sample/ngram_proposer.h): the longest suffix of the context, from
 // max_n down to min_n tokens, that also occurs earlier proposes the tokens that followed its most
-// recent earlier occurrence, up to k of them. Hand-written contexts whose answer follows from the
+// recent earlier occurrence that k tokens follow (else its earliest), up to k of them. Hand-written contexts whose answer follows from the
 // definition, then a randomized comparison against a brute-force reading of the same definition.
 #include "sample/ngram_proposer.h"
 
@@ -62,14 +62,22 @@ TEST(NgramProposer, OverlappingOccurrence) {
   EXPECT_EQ(propose({5, 5, 5, 5}, 3, 3, 4), (Tokens{5}));
   // [1, 2, 1] at 0 overlaps the suffix at 2..4 and is followed by 2, 1.
   EXPECT_EQ(propose({1, 2, 1, 2, 1}, 3, 4, 5), (Tokens{2, 1}));
-  // The overlapping occurrence (at 3) is more recent than the disjoint one (at 0).
-  EXPECT_EQ(propose({3, 3, 8, 3, 3, 3}, 2, 2, 4), (Tokens{3}));
+  // The overlapping occurrence (at 3) is more recent than the disjoint one (at 0), but only one
+  // token follows it; four follow the one at 0.
+  EXPECT_EQ(propose({3, 3, 8, 3, 3, 3}, 2, 2, 4), (Tokens{8, 3, 3, 3}));
+  EXPECT_EQ(propose({3, 3, 8, 3, 3, 3}, 2, 2, 1), (Tokens{3}));
+  // A run of one token: the earliest occurrence proposes the run, not one more token.
+  EXPECT_EQ(propose({7, 5, 5, 5, 5, 5, 5}, 1, 1, 4), (Tokens{5, 5, 5, 5}));
 }
 
-TEST(NgramProposer, MostRecentOccurrenceWins) {
-  // [1] occurred at 0, 2 and 4; the latest (4) was followed by 4.
+TEST(NgramProposer, MostRecentOccurrenceWithAFullDraftWins) {
+  // [1] occurred at 0, 2 and 4; the latest (4) was followed by 4 and then the suffix.
   EXPECT_EQ(propose({1, 2, 1, 3, 1, 4, 1}, 1, 1, 1), (Tokens{4}));
-  EXPECT_EQ(propose({1, 2, 1, 3, 1, 4, 1}, 1, 1, 3), (Tokens{4, 1}));
+  EXPECT_EQ(propose({1, 2, 1, 3, 1, 4, 1}, 1, 1, 2), (Tokens{4, 1}));
+  // Three tokens follow only the occurrences at 2 and 0: the later of them.
+  EXPECT_EQ(propose({1, 2, 1, 3, 1, 4, 1}, 1, 1, 3), (Tokens{3, 1, 4}));
+  // No occurrence is followed by 9 tokens: the earliest, with the longest tail.
+  EXPECT_EQ(propose({1, 2, 1, 3, 1, 4, 1}, 1, 1, 9), (Tokens{2, 1, 3, 1, 4, 1}));
 }
 
 TEST(NgramProposer, LongerMatchWinsOverMoreRecentShorterOne) {
@@ -100,19 +108,23 @@ TEST(NgramProposer, KZeroProposesNothing) {
 
 // The definition, read as literally as possible: for n from max_n down to min_n, every start i
 // of an earlier occurrence (i + n <= size - 1, so it begins before the suffix and a token follows
-// it) is compared token by token; the largest matching i wins.
+// it) is compared token by token; the largest matching i with k tokens after it wins, else the
+// smallest matching i.
 Tokens brute_force(const Tokens& ctx, int min_n, int max_n, int k) {
   const int size = static_cast<int>(ctx.size());
   for (int n = max_n; n >= min_n; --n) {
     if (n > size) continue;
     Tokens suffix(ctx.end() - n, ctx.end());
-    int best = -1;
+    int best_full = -1, earliest = -1;
     for (int i = 0; i + n <= size - 1; ++i) {
       bool same = true;
       for (int j = 0; j < n; ++j) same = same && ctx[i + j] == suffix[j];
-      if (same) best = i;
+      if (!same) continue;
+      if (earliest < 0) earliest = i;
+      if (size - (i + n) >= k) best_full = i;
     }
-    if (best < 0) continue;
+    if (earliest < 0) continue;
+    const int best = best_full >= 0 ? best_full : earliest;
     Tokens out;
     for (int p = best + n; p < size && static_cast<int>(out.size()) < k; ++p) out.push_back(ctx[p]);
     return out;
