@@ -1,4 +1,5 @@
 #include "kernels/cpu/attention.h"
+#include "kernels/cpu/attention_rows.h"
 
 #include <algorithm>
 #include <cmath>
@@ -25,21 +26,8 @@ void write_kv_cache(const float* k, std::int64_t k_stride, const float* v, std::
 
 namespace {
 
-inline float dot(const float* a, const float* b, std::int64_t n) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  std::int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int l = 0; l < 8; ++l) acc[l] += a[i + l] * b[i + l];
-  float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  for (; i < n; ++i) s += a[i] * b[i];
-  return s;
-}
-
-struct Row {
-  std::int64_t token;  // flat row
-  std::int64_t seq;
-  std::int64_t pos;    // absolute position of the query token
-};
+using detail::dot;
+using detail::Row;
 
 // One (query row, head): scores over the visible keys, softmax, weighted sum of values.
 void attend_one(const PagedAttentionArgs& a, const Row& r, std::int64_t h, std::vector<float>& scores) {
@@ -130,12 +118,7 @@ FERRITE_AVX512 void attend_group512(const PagedAttentionArgs& a, const Row& r, s
 }
 
 std::vector<Row> flatten_rows(const PagedAttentionArgs& a) {
-  std::vector<Row> rows;
-  for (std::int64_t s = 0; s < a.num_seqs; ++s) {
-    const std::int64_t b = a.query_start[s], e = a.query_start[s + 1];
-    for (std::int64_t t = b; t < e; ++t) rows.push_back({t, s, a.context_lens[s] - (e - b) + (t - b)});
-  }
-  return rows;
+  return detail::flatten_rows(a.query_start, a.context_lens, a.num_seqs);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "kernels/cpu/mla.h"
 
+#include "kernels/cpu/attention_rows.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -23,30 +25,11 @@ void write_mla_cache(const float* latent, std::int64_t latent_stride, const floa
 
 namespace {
 
-// 8 independent partial sums, combined in a fixed tree: the same value for the same inputs always.
-inline float dot(const float* a, const float* b, std::int64_t n) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  std::int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int l = 0; l < 8; ++l) acc[l] += a[i + l] * b[i + l];
-  float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  for (; i < n; ++i) s += a[i] * b[i];
-  return s;
-}
-
-struct Row {
-  std::int64_t token;  // flat row
-  std::int64_t seq;
-  std::int64_t pos;  // absolute position of the query token
-};
+using detail::dot;
+using detail::Row;
 
 std::vector<Row> flatten_rows(const MlaAttentionArgs& a) {
-  std::vector<Row> rows;
-  for (std::int64_t s = 0; s < a.num_seqs; ++s) {
-    const std::int64_t b = a.query_start[s], e = a.query_start[s + 1];
-    for (std::int64_t t = b; t < e; ++t) rows.push_back({t, s, a.context_lens[s] - (e - b) + (t - b)});
-  }
-  return rows;
+  return detail::flatten_rows(a.query_start, a.context_lens, a.num_seqs);
 }
 
 inline std::int64_t slot_of(const MlaAttentionArgs& a, const Row& r, std::int64_t p) {
