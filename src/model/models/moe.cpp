@@ -41,25 +41,42 @@ Result<LinearWeight> load_linear_slice(WeightSource& w, backend::Backend& be, co
   return lw;
 }
 
+// Where a layer's experts are: per-expert tensors (Mixtral's w1/w3/w2 under block_sparse_moe, or
+// gate/up/down_proj under mlp), or transformers 5's fused experts.gate_up_proj / down_proj.
+struct ExpertNames {
+  std::string per_expert, fused, moe;  // moe: the prefix in use (of the router too)
+  const char* gate;
+  const char* up;
+  const char* down;
+  bool use_fused;
+};
+
+ExpertNames expert_names(WeightSource& w, const ModelConfig& c, const std::string& layer) {
+  const bool mixtral = c.architecture == "MixtralForCausalLM";
+  ExpertNames n;
+  n.per_expert = layer + (mixtral ? ".block_sparse_moe" : ".mlp");
+  n.gate = mixtral ? "w1" : "gate_proj";
+  n.up = mixtral ? "w3" : "up_proj";
+  n.down = mixtral ? "w2" : "down_proj";
+  n.fused = layer + ".mlp";
+  // Per-expert tensors are checked first: the dummy source "contains" every name.
+  n.use_fused = !w.contains(n.per_expert + ".experts.0." + n.gate + ".weight") && w.contains(n.fused + ".experts.gate_up_proj");
+  n.moe = n.use_fused ? n.fused : n.per_expert;
+  return n;
+}
+
 }  // namespace
 
 Status SparseMoeBlock::load(WeightSource& w, backend::Backend& be, const ModelConfig& c, const std::string& layer,
                             DType dtype, std::int64_t* params, std::size_t* bytes, const TpShard& tp) {
   if (tp.active()) return load_shard(w, be, c, layer, dtype, params, bytes, tp);
   const std::int64_t h = c.hidden_size, e_n = c.num_experts, inter = c.moe_intermediate_size;
-  const bool mixtral = c.architecture == "MixtralForCausalLM";
   top_k_ = c.num_experts_per_tok;
   renormalize_ = c.norm_topk_prob;
-
-  // Per-expert tensors (checked first: the dummy source "contains" every name).
-  const std::string per_expert = layer + (mixtral ? ".block_sparse_moe" : ".mlp");
-  const char* gate_name = mixtral ? "w1" : "gate_proj";
-  const char* up_name = mixtral ? "w3" : "up_proj";
-  const char* down_name = mixtral ? "w2" : "down_proj";
-  const std::string fused = layer + ".mlp";
-  const bool use_fused =
-      !w.contains(per_expert + ".experts.0." + gate_name + ".weight") && w.contains(fused + ".experts.gate_up_proj");
-  const std::string moe = use_fused ? fused : per_expert;
+  const ExpertNames names = expert_names(w, c, layer);
+  const std::string &per_expert = names.per_expert, &fused = names.fused, &moe = names.moe;
+  const char *gate_name = names.gate, *up_name = names.up, *down_name = names.down;
+  const bool use_fused = names.use_fused;
 
   FERRITE_ASSIGN_OR_RETURN(router_, load_linear(w, be, moe + ".gate.weight", e_n, h, dtype, params, bytes));
   grouped_ = c.architecture == "DeepseekV2ForCausalLM" || c.architecture == "DeepseekV3ForCausalLM";
@@ -130,17 +147,12 @@ Status SparseMoeBlock::load_shard(WeightSource& w, backend::Backend& be, const M
                                   DType dtype, std::int64_t* params, std::size_t* bytes, const TpShard& tp) {
   const std::int64_t h = c.hidden_size, e_n = c.num_experts, inter = c.moe_intermediate_size;
   const auto [i0, i1] = even_split(inter, tp.size, tp.rank);
-  const bool mixtral = c.architecture == "MixtralForCausalLM";
   top_k_ = c.num_experts_per_tok;
   renormalize_ = c.norm_topk_prob;
-  const std::string per_expert = layer + (mixtral ? ".block_sparse_moe" : ".mlp");
-  const char* gate_name = mixtral ? "w1" : "gate_proj";
-  const char* up_name = mixtral ? "w3" : "up_proj";
-  const char* down_name = mixtral ? "w2" : "down_proj";
-  const std::string fused = layer + ".mlp";
-  const bool use_fused =
-      !w.contains(per_expert + ".experts.0." + gate_name + ".weight") && w.contains(fused + ".experts.gate_up_proj");
-  const std::string moe = use_fused ? fused : per_expert;
+  const ExpertNames names = expert_names(w, c, layer);
+  const std::string &per_expert = names.per_expert, &fused = names.fused, &moe = names.moe;
+  const char *gate_name = names.gate, *up_name = names.up, *down_name = names.down;
+  const bool use_fused = names.use_fused;
 
   FERRITE_ASSIGN_OR_RETURN(router_, load_linear(w, be, moe + ".gate.weight", e_n, h, dtype, params, bytes));
   std::vector<Tensor> gate_up, down;
