@@ -16,6 +16,7 @@
 #include "model/model.h"
 #include "model/models/models.h"
 #include "model/safetensors.h"
+#include "reference_fixtures.h"
 #include "test_util.h"
 
 namespace ferrite {
@@ -23,40 +24,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Case {
-  std::vector<std::int32_t> prompt;
-  std::vector<std::int32_t> greedy;
-  std::vector<float> logits;
-};
-
-struct Reference {
-  std::string dir;
-  std::string dtype;
-  std::int64_t max_tokens = 0;
-  std::vector<Case> cases;
-};
-
-std::vector<std::string> reference_dirs() {
-  std::vector<std::string> dirs;
-  const fs::path root = fs::path(testing::source_dir()) / "tests/data/models";
-  if (!fs::exists(root)) return dirs;
-  for (const auto& e : fs::directory_iterator(root))
-    if (fs::exists(e.path() / "reference.json")) dirs.push_back(e.path().string());
-  std::sort(dirs.begin(), dirs.end());
-  return dirs;
-}
-
-Reference load_reference(const std::string& dir) {
-  const auto j = nlohmann::json::parse(testing::read_text(dir + "/reference.json"));
-  Reference r;
-  r.dir = dir;
-  r.dtype = j.value("dtype", "float32");
-  r.max_tokens = j.at("max_tokens").get<std::int64_t>();
-  for (const auto& c : j.at("cases"))
-    r.cases.push_back({c.at("prompt_ids").get<std::vector<std::int32_t>>(), c.at("greedy_ids").get<std::vector<std::int32_t>>(),
-                       c.at("last_logits").get<std::vector<float>>()});
-  return r;
-}
+using Case = testing::ReferenceCase;
+using testing::load_reference;
+using testing::Reference;
+using testing::reference_dirs;
 
 // Relative bound on the last-position logits: fp32 weights 1e-4 of max |logit| (the issue's
 // bound). bf16 checkpoints are computed by transformers in fp32 on the same bf16 values that

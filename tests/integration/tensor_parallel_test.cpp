@@ -22,6 +22,7 @@
 #include "model/model.h"
 #include "parallel/communicator.h"
 #include "runtime/tensor_parallel.h"
+#include "reference_fixtures.h"
 #include "test_util.h"
 
 namespace ferrite {
@@ -29,36 +30,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Case {
-  std::vector<std::int32_t> prompt;
-  std::vector<std::int32_t> greedy;  // transformers' greedy continuation
-};
-
-struct Reference {
-  std::string dir;
-  std::int64_t max_tokens = 0;
-  std::vector<Case> cases;
-};
-
-std::vector<std::string> reference_dirs() {
-  std::vector<std::string> dirs;
-  const fs::path root = fs::path(testing::source_dir()) / "tests/data/models";
-  for (const auto& e : fs::directory_iterator(root))
-    if (fs::exists(e.path() / "reference.json")) dirs.push_back(e.path().string());
-  std::sort(dirs.begin(), dirs.end());
-  return dirs;
-}
-
-Reference load_reference(const std::string& dir) {
-  const auto j = nlohmann::json::parse(testing::read_text(dir + "/reference.json"));
-  Reference r;
-  r.dir = dir;
-  r.max_tokens = j.at("max_tokens").get<std::int64_t>();
-  for (const auto& c : j.at("cases"))
-    r.cases.push_back(
-        {c.at("prompt_ids").get<std::vector<std::int32_t>>(), c.at("greedy_ids").get<std::vector<std::int32_t>>()});
-  return r;
-}
+using testing::load_reference;
+using testing::Reference;
+using testing::reference_dirs;
 
 int world_size() { return parallel::detect_launch().world_size; }
 int rank() { return parallel::detect_launch().rank; }
