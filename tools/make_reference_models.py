@@ -530,7 +530,11 @@ def greedy(model, ids: list[int]):
         return_dict_in_generate=True,
         output_logits=True,
     )
-    out = fresh(model).generate(x, attention_mask=torch.ones_like(x), generation_config=gc)
+    m = fresh(model)
+    # generate() fills an unset eos_token_id from the model's own generation config, and
+    # min_new_tokens would then mask that id for all 32 steps: clear it, so nothing touches the scores.
+    m.generation_config.eos_token_id = None
+    out = m.generate(x, attention_mask=torch.ones_like(x), generation_config=gc)
     seq = out.sequences[0, len(ids) :].tolist()
     step_logits = [lg[0].float() for lg in out.logits]
     assert len(seq) == MAX_TOKENS and len(step_logits) == MAX_TOKENS, (len(seq), len(step_logits))
