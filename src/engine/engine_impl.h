@@ -119,6 +119,7 @@ class EngineImpl final : public Engine {
   std::unique_ptr<runtime::ModelRunner> draft_runner_;   // its KV cache, same block ids as the target's
   std::vector<float> draft_q_;                           // q rows of this step's drafts [seqs x k x vocab]
   std::vector<std::int64_t> draft_q_offset_;             // per plan entry: its first q row, or -1
+  std::vector<float> draft_row_;                         // scratch: one draft logits row
   sample::Rng seed_rng_;
 
   // Loop-thread state.

@@ -180,14 +180,14 @@ Status EngineImpl::run_draft_model(const sched::StepPlan& plan) {
       sched::Sequence* seq = plan.seqs[i].seq;
       auto [rp, cp] = by_seq_.at(seq->seq_id);
       const auto pos = static_cast<std::int64_t>(seq->spec_tokens.size());
-      std::vector<float> row(all + rows[j].first_row * vocab, all + (rows[j].first_row + 1) * vocab);
+      draft_row_.assign(all + rows[j].first_row * vocab, all + (rows[j].first_row + 1) * vocab);
       float* q = draft_q_.data() + (draft_q_offset_[i] + pos) * vocab;
       sample::RowState st;
       st.params = &rp->params;
       st.prompt_tokens = std::span<const std::int32_t>(seq->tokens.data(), static_cast<std::size_t>(seq->prompt_len));
       st.output_tokens = std::span<const std::int32_t>(cp->output);
       st.eos_token_ids = eos_ids_;
-      sample::draft_row_probs(row.data(), seq->spec_tokens, vocab, st, q);
+      sample::draft_row_probs(draft_row_.data(), seq->spec_tokens, vocab, st, q);
       const std::int32_t d = sample::is_greedy(rp->params) ? sample::argmax_first(q, vocab)
                                                             : sample::draw_from_probs(q, vocab, cp->draft_rng.uniform());
       seq->spec_tokens.push_back(d);
