@@ -6,8 +6,9 @@
 // The larger binds. These weights fit in L2/L3, so the memory floor is a DRAM bound that a warm
 // call can beat; the compute floor is the one that binds here. Each (shape, m) is warmed up, then
 // timed in `reps` passes of enough calls to last about 2 ms; the best pass is reported (the VM is
-// shared: short passes, so some escape the other processes, and the best is the least disturbed). JSON goes to stdout (and --json FILE), a table to
-// stderr; --quick runs few calls and small floors so a ctest keeps this building and running.
+// shared: short passes, so some escape the other processes, and the best is the least disturbed). JSON goes to stdout
+// (and --json FILE), a table to stderr; --quick runs few calls and small floors so a ctest keeps this building and
+// running.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -124,8 +125,8 @@ int run(int argc, char** argv) {
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(-1.f, 1.f);
   Json rows = Json::array();
-  std::fprintf(stderr, "%-8s %5s %3s %9s %9s %9s %9s %8s\n", "layer", "n", "m", "us", "GFLOP/s", "floor_us",
-               "bound", "ach/flr");
+  std::fprintf(stderr, "%-8s %5s %3s %9s %9s %9s %9s %8s\n", "layer", "n", "m", "us", "GFLOP/s", "floor_us", "bound",
+               "ach/flr");
   for (const Shape& s : shapes) {
     if (!o.layer.empty() && o.layer != s.name) continue;
     std::vector<std::uint16_t> w(static_cast<std::size_t>(s.n * s.k));
