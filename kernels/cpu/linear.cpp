@@ -155,6 +155,19 @@ FERRITE_AVX512 void micro512_rows(int mr, const float* x, std::int64_t xm, std::
   }
 }
 
+// The same for the GEMV's tiles of 9 to 12 rows (over two panels: 24 accumulators of 32 zmm).
+template <int NP, typename L>
+FERRITE_AVX512 void micro512_rows12(int mr, const float* x, std::int64_t ldx, const typename L::T* b,
+                                    std::int64_t pstride, std::int64_t kn, float* y, std::int64_t ldy,
+                                    std::int64_t ncols, const float* bias) {
+  switch (mr) {
+    case 9: micro512<9, NP, L>(x, ldx, 1, b, pstride, kn, y, ldy, ncols, false, bias); break;
+    case 10: micro512<10, NP, L>(x, ldx, 1, b, pstride, kn, y, ldy, ncols, false, bias); break;
+    case 11: micro512<11, NP, L>(x, ldx, 1, b, pstride, kn, y, ldy, ncols, false, bias); break;
+    default: micro512<12, NP, L>(x, ldx, 1, b, pstride, kn, y, ldy, ncols, false, bias); break;
+  }
+}
+
 template <typename L>
 void micro256_rows(int mr, const float* x, std::int64_t ldx, const typename L::T* b, std::int64_t kn, float* y,
                    std::int64_t ldy, std::int64_t ncols, bool acc, const float* bias) {
@@ -169,22 +182,29 @@ void micro256_rows(int mr, const float* x, std::int64_t ldx, const typename L::T
 }
 
 // Small M (decode batches): read the packed weights directly, widening them in registers. Up to
-// four rows take four panels per step (memory-level parallelism); more rows go in tiles of 8
-// over two panels (16 accumulators), each tile re-reading the panels from cache.
+// four rows take four panels per step (memory-level parallelism); more rows go over two panels
+// in one tile of up to 12 rows (24 accumulators), or in two tiles of about half the rows each
+// (13 to 16), the second re-reading the panels from L1. A lone tile of a row or two would spend
+// most of its time widening weights for two FMAs per panel.
 template <typename L>
 FERRITE_AVX512 void gemv512(const float* x, std::int64_t m, std::int64_t k, std::int64_t ldx,
                             const typename L::T* packed, std::int64_t n, const float* bias, float* y,
                             std::int64_t ldy, std::int64_t p_begin, std::int64_t p_end) {
   const std::int64_t pstride = k * 16;
   if (m > 4) {
+    const std::int64_t tile = m <= 12 ? m : (m + 1) / 2;
     for (std::int64_t p = p_begin; p < p_end; p += 2) {
       const int np = static_cast<int>(std::min<std::int64_t>(2, p_end - p));
       const std::int64_t n0 = p * 16;
       const typename L::T* b = packed + p * pstride;
       const float* bb = bias ? bias + n0 : nullptr;
-      for (std::int64_t m0 = 0; m0 < m; m0 += 8) {
-        const int mr = static_cast<int>(std::min<std::int64_t>(8, m - m0));
-        if (np == 2)
+      for (std::int64_t m0 = 0; m0 < m; m0 += tile) {
+        const int mr = static_cast<int>(std::min<std::int64_t>(tile, m - m0));
+        if (mr > 8 && np == 2)
+          micro512_rows12<2, L>(mr, x + m0 * ldx, ldx, b, pstride, k, y + m0 * ldy + n0, ldy, n - n0, bb);
+        else if (mr > 8)
+          micro512_rows12<1, L>(mr, x + m0 * ldx, ldx, b, pstride, k, y + m0 * ldy + n0, ldy, n - n0, bb);
+        else if (np == 2)
           micro512_rows<2, L>(mr, x + m0 * ldx, ldx, 1, b, pstride, k, y + m0 * ldy + n0, ldy, n - n0, false, bb);
         else
           micro512_rows<1, L>(mr, x + m0 * ldx, ldx, 1, b, pstride, k, y + m0 * ldy + n0, ldy, n - n0, false, bb);

@@ -57,7 +57,9 @@ TEST_P(LinearTest, MatchesReferenceBitwise) {
   base::ThreadPool pool(2);
   std::mt19937 rng(1234);
   const LinearCase cases[] = {{1, 16, 16},  {1, 37, 300},  {2, 64, 64},  {3, 100, 129}, {4, 7, 5},
-                              {5, 33, 257}, {8, 96, 512},  {13, 50, 70}, {64, 130, 260}, {150, 40, 600}, {1, 1, 1}};
+                              {5, 33, 257}, {6, 80, 31},   {7, 49, 64},  {8, 96, 512},  {9, 70, 100},  {10, 33, 47},
+                              {11, 112, 19}, {12, 37, 257}, {13, 50, 70}, {14, 64, 9},   {16, 81, 130}, {64, 130, 260},
+                              {150, 40, 600}, {1, 1, 1}};
   for (const auto& c : cases) {
     const auto x = random_vec(static_cast<std::size_t>(c.m * c.k), rng);
     const auto w = make_weight(random_vec(static_cast<std::size_t>(c.n * c.k), rng, 0.1f), type);
