@@ -11,7 +11,7 @@ build_dir="${BUILD_DIR:-build}"
 out="benchmarks/results/$(date -u +%Y-%m-%dT%H%M%S)"
 mkdir -p "$out"
 cmake --build "$build_dir" -j "$(nproc)" --target bench_model bench_engine bench_sched bench_sample bench_tokenizer \
-  bench_chat_render bench_moe ferrite >&2
+  bench_chat_render bench_moe bench_linear ferrite >&2
 {
   echo "{\"date\": \"$(date -u +%FT%TZ)\", \"loadavg_before\": \"$(cut -d' ' -f1-3 /proc/loadavg)\","
   echo " \"cpu\": \"$(lscpu | sed -n 's/^Model name: *//p')\", \"cores\": $(nproc),"
@@ -27,6 +27,7 @@ run model "$build_dir/bin/bench_model" --model-shape all
 run engine "$build_dir/bin/bench_engine"
 run engine_decode_heavy "$build_dir/bin/bench_engine" --input-len 16 --output-len 128
 run moe "$build_dir/bin/bench_moe"
+run linear "$build_dir/bin/bench_linear"
 run sched "$build_dir/bin/bench_sched"
 run sample "$build_dir/bin/bench_sample"
 run chat_render "$build_dir/bin/bench_chat_render" || true
