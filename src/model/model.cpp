@@ -107,6 +107,13 @@ std::int64_t CausalLM::kv_bytes_per_token() const {
   return 2 * config_.num_hidden_layers * kv_heads() * config_.head_dim * static_cast<std::int64_t>(sizeof(float));
 }
 
+Result<backend::Tensor> CausalLM::vector_weight(WeightSource& w, const std::string& name, std::int64_t n) {
+  FERRITE_ASSIGN_OR_RETURN(backend::Tensor t, w.get(name, backend::Shape{n}, backend::DType::kF32));
+  num_parameters_ += n;
+  weight_bytes_ += t.nbytes();
+  return backend_.upload(t.clone());
+}
+
 std::string CausalLM::kv_cache_layout() const {
   return "K and V: " + std::to_string(kv_heads()) + " kv heads x " + std::to_string(config_.head_dim) + " dims, f32";
 }

@@ -61,6 +61,8 @@ struct LoadOptions {
 
 Result<LoadFormat> parse_load_format(const std::string& s);
 
+class WeightSource;
+
 class CausalLM {
  public:
   virtual ~CausalLM() = default;
@@ -86,6 +88,8 @@ class CausalLM {
  protected:
   CausalLM(ModelConfig config, backend::Backend& backend) : config_(std::move(config)), backend_(backend) {}
   Status validate_batch(const ForwardBatch& batch, const KvCache& kv) const;
+  // A 1-D f32 weight (norms), uploaded and counted in num_parameters_ and weight_bytes_.
+  Result<backend::Tensor> vector_weight(WeightSource& w, const std::string& name, std::int64_t n);
 
   ModelConfig config_;
   backend::Backend& backend_;

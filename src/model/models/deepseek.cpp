@@ -118,7 +118,6 @@ class DeepseekModel final : public CausalLM {
   };
 
   std::int64_t latent_row() const { return config_.kv_lora_rank + config_.qk_rope_head_dim; }
-  Result<Tensor> vector_weight(WeightSource& w, const std::string& name, std::int64_t n);
   Result<LinearWeight> linear(const Tensor& weight, const Tensor& bias, DType dtype);
   Status load_attention(WeightSource& w, const std::string& p, DType dtype, Layer& L);
 
@@ -128,13 +127,6 @@ class DeepseekModel final : public CausalLM {
   LinearWeight lm_head_;
   std::vector<Layer> layers_;
 };
-
-Result<Tensor> DeepseekModel::vector_weight(WeightSource& w, const std::string& name, std::int64_t n) {
-  FERRITE_ASSIGN_OR_RETURN(Tensor t, w.get(name, Shape{n}, DType::kF32));
-  num_parameters_ += n;
-  weight_bytes_ += t.nbytes();
-  return backend_.upload(t.clone());
-}
 
 // Parameters are counted by the caller (a checkpoint tensor may become several LinearWeights).
 Result<LinearWeight> DeepseekModel::linear(const Tensor& weight, const Tensor& bias, DType dtype) {

@@ -51,7 +51,6 @@ class LlamaModel final : public CausalLM {
     std::int64_t window = 0;
   };
 
-  Result<Tensor> vector_weight(WeightSource& w, const std::string& name, std::int64_t n);
   Result<LinearWeight> linear_weight(WeightSource& w, const std::string& prefix, std::int64_t out, std::int64_t in,
                                      bool bias, DType dtype);
   // Column parallel: output rows [begin, end) of the [out, in] layer (and of its bias).
@@ -74,13 +73,6 @@ class LlamaModel final : public CausalLM {
   LinearWeight lm_head_;
   std::vector<Layer> layers_;
 };
-
-Result<Tensor> LlamaModel::vector_weight(WeightSource& w, const std::string& name, std::int64_t n) {
-  FERRITE_ASSIGN_OR_RETURN(Tensor t, w.get(name, Shape{n}, DType::kF32));
-  num_parameters_ += n;
-  weight_bytes_ += t.nbytes();
-  return backend_.upload(t.clone());
-}
 
 Result<LinearWeight> LlamaModel::linear_weight(WeightSource& w, const std::string& prefix, std::int64_t out,
                                                std::int64_t in, bool bias, DType dtype) {
